@@ -1,0 +1,129 @@
+package rpc
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"connectrpc.com/connect"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
+
+	"github.com/bookworm-store/bookworm/internal/core/catalog"
+	"github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/catalog/v1/catalogv1connect"
+)
+
+// Pinger reports whether a dependency is reachable; /readyz asks each one.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// PingFunc adapts a function to Pinger.
+type PingFunc func(ctx context.Context) error
+
+// Ping implements Pinger.
+func (f PingFunc) Ping(ctx context.Context) error { return f(ctx) }
+
+// Options configure the routes.
+type Options struct {
+	Log *slog.Logger
+	// Catalog is the catalog use cases.
+	Catalog *catalog.Service
+	// Interceptors run inside the error interceptor and outside request
+	// validation, in order (authentication, rate limits, ...).
+	Interceptors []connect.Interceptor
+	// MaxRequestBytes bounds a request message; larger ones are refused with
+	// ResourceExhausted before they are read whole.
+	MaxRequestBytes int64
+	// Dependencies are pinged by /readyz, by name.
+	Dependencies map[string]Pinger
+}
+
+// Routes is the HTTP side of the server: the services, health and reflection.
+type Routes struct {
+	mux     *http.ServeMux
+	checker *grpchealth.StaticChecker
+	// draining is set when shutdown starts so load balancers stop sending.
+	draining atomic.Bool
+	deps     map[string]Pinger
+	log      *slog.Logger
+}
+
+// ServiceNames lists the RPC services the server serves (not counting health
+// and reflection).
+var ServiceNames = []string{catalogv1connect.CatalogServiceName}
+
+// NewRoutes builds every route of the server.
+func NewRoutes(opts Options) (*Routes, error) {
+	validation, err := NewValidationInterceptor()
+	if err != nil {
+		return nil, err
+	}
+	interceptors := append([]connect.Interceptor{NewErrorInterceptor(opts.Log)}, opts.Interceptors...)
+	interceptors = append(interceptors, validation)
+	handlerOpts := []connect.HandlerOption{
+		connect.WithInterceptors(interceptors...),
+		connect.WithReadMaxBytes(int(opts.MaxRequestBytes)),
+		connect.WithRecover(func(ctx context.Context, spec connect.Spec, _ http.Header, p any) error {
+			opts.Log.ErrorContext(ctx, "panic in handler", slog.String("procedure", spec.Procedure), slog.Any("panic", p))
+			return connect.NewError(connect.CodeInternal, errInternal)
+		}),
+	}
+	r := &Routes{
+		mux:     http.NewServeMux(),
+		checker: grpchealth.NewStaticChecker(ServiceNames...),
+		deps:    opts.Dependencies,
+		log:     opts.Log,
+	}
+	r.mux.Handle(catalogv1connect.NewCatalogServiceHandler(NewCatalogHandler(opts.Catalog), handlerOpts...))
+	r.mux.Handle(grpchealth.NewHandler(r.checker))
+	reflector := grpcreflect.NewStaticReflector(append([]string{grpchealth.HealthV1ServiceName}, ServiceNames...)...)
+	r.mux.Handle(grpcreflect.NewHandlerV1(reflector))
+	r.mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	r.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	r.mux.HandleFunc("GET /readyz", r.readyz)
+	return r, nil
+}
+
+// Handle mounts an extra handler (the development issuer, metrics).
+func (r *Routes) Handle(pattern string, h http.Handler) { r.mux.Handle(pattern, h) }
+
+// Handler returns the handler to serve, with the request body limit applied.
+func (r *Routes) Handler(maxRequestBytes int64) http.Handler {
+	return http.MaxBytesHandler(r.mux, maxRequestBytes+64*1024)
+}
+
+// Drain marks the server as going away: readiness and gRPC health report
+// NOT_SERVING from now on, while requests in flight finish.
+func (r *Routes) Drain() {
+	r.draining.Store(true)
+	for _, name := range ServiceNames {
+		r.checker.SetStatus(name, grpchealth.StatusNotServing)
+	}
+	r.checker.SetStatus("", grpchealth.StatusNotServing)
+}
+
+func (r *Routes) readyz(w http.ResponseWriter, req *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if r.draining.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("draining\n"))
+		return
+	}
+	ctx, cancel := context.WithTimeout(req.Context(), 2*time.Second)
+	defer cancel()
+	for name, dep := range r.deps {
+		if err := dep.Ping(ctx); err != nil {
+			r.log.WarnContext(ctx, "not ready", slog.String("dependency", name), slog.Any("error", err))
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(name + " unreachable\n"))
+			return
+		}
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
