@@ -67,10 +67,13 @@ func (f BookFields) normalize() (BookFields, error) {
 	case n > MaxTitleLen:
 		v.Add(FieldTitle, "must be at most 200 characters")
 	}
-	if !utf8.ValidString(f.Title) || !utf8.ValidString(f.Description) {
+	if !utf8.ValidString(f.Title) {
 		v.Add(FieldTitle, "must be valid UTF-8")
 	}
-	if utf8.RuneCountInString(f.Description) > MaxDescriptionLen {
+	switch {
+	case !utf8.ValidString(f.Description):
+		v.Add(FieldDescription, "must be valid UTF-8")
+	case utf8.RuneCountInString(f.Description) > MaxDescriptionLen:
 		v.Add(FieldDescription, "must be at most 5000 characters")
 	}
 	if f.ISBN != "" {

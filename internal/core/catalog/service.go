@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/bookworm-store/bookworm/internal/core/failure"
@@ -71,13 +72,15 @@ func (s *Service) BatchGetBooks(ctx context.Context, ids []string) ([]*Book, err
 	if err != nil {
 		return nil, err
 	}
+	// IsID accepts upper-case hex digits but stores may hand ids back in
+	// canonical lower case, so ids are matched case-insensitively.
 	byID := make(map[string]*Book, len(found))
 	for _, b := range found {
-		byID[b.ID()] = b
+		byID[strings.ToLower(b.ID())] = b
 	}
 	out := make([]*Book, len(ids))
 	for i, id := range ids {
-		b, ok := byID[id]
+		b, ok := byID[strings.ToLower(id)]
 		if !ok {
 			return nil, failure.NotFound("book %s not found", id)
 		}

@@ -75,11 +75,17 @@ func FromUnitsNanos(currency string, units int64, nanos int32) (Money, error) {
 	for i := 0; i < exp; i++ {
 		scale *= 10
 	}
+	// The bound is on the minor units (2^53, exact as a float64); units are
+	// checked first only so that units*scale cannot overflow.
 	const limit = int64(1) << 53
 	if units > limit/scale || units < -limit/scale {
 		return Money{}, errors.New("amount is too large")
 	}
-	return Money{currency: currency, minor: units*scale + int64(nanos)/step}, nil
+	minor := units*scale + int64(nanos)/step
+	if minor > limit || minor < -limit {
+		return Money{}, errors.New("amount is too large")
+	}
+	return Money{currency: currency, minor: minor}, nil
 }
 
 // Currency returns the ISO 4217 code.
@@ -117,9 +123,10 @@ func (m Money) String() string {
 	for i := 0; i < exp; i++ {
 		scale *= 10
 	}
-	sign, v := "", m.minor
-	if v < 0 {
+	// uint64 so that the magnitude of math.MinInt64 does not overflow.
+	sign, v := "", uint64(m.minor)
+	if m.minor < 0 {
 		sign, v = "-", -v
 	}
-	return fmt.Sprintf("%s%d.%0*d %s", sign, v/scale, exp, v%scale, m.currency)
+	return fmt.Sprintf("%s%d.%0*d %s", sign, v/uint64(scale), exp, v%uint64(scale), m.currency)
 }
