@@ -1,0 +1,451 @@
+package postgres
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/bookworm-store/bookworm/internal/core/catalog"
+	"github.com/bookworm-store/bookworm/internal/core/failure"
+	"github.com/bookworm-store/bookworm/internal/core/money"
+)
+
+// Books is catalog.Books on PostgreSQL.
+type Books struct {
+	pool *pgxpool.Pool
+}
+
+var _ catalog.Books = (*Books)(nil)
+
+// NewBooks returns the book store of pool.
+func NewBooks(pool *pgxpool.Pool) *Books { return &Books{pool: pool} }
+
+// bookRowColumns are the books columns a read needs (not the search
+// columns, which are large and never read back).
+const bookRowColumns = `b.id, b.title, b.description, b.isbn, b.currency, b.price_minor, b.sale_minor,
+	b.effective_minor, b.stock, b.category_id, b.publisher_id, b.image_url, b.rating_sum, b.rating_count,
+	b.rating_avg, b.create_time, b.update_time, b.delete_time, b.version`
+
+// bookColumns read a whole BookRecord, names included, from rows b of
+// books (or of a subquery with bookRowColumns); bookJoins resolves the
+// names. Authors come as two arrays in credit order.
+const (
+	bookColumns = `b.id::text, b.title, b.description, coalesce(b.isbn, ''), b.currency, b.price_minor,
+	b.sale_minor, b.stock, coalesce(b.category_id::text, ''), coalesce(b.publisher_id::text, ''), b.image_url,
+	b.rating_sum, b.rating_count, b.create_time, b.update_time, b.delete_time, b.version,
+	coalesce(c.name, ''), coalesce(p.name, ''), coalesce(au.ids, '{}'), coalesce(au.names, '{}')`
+	bookJoins = `
+	LEFT JOIN categories c ON c.id = b.category_id
+	LEFT JOIN publishers p ON p.id = b.publisher_id
+	LEFT JOIN LATERAL (
+		SELECT array_agg(ba.author_id::text ORDER BY ba.position) AS ids,
+		       array_agg(a.name ORDER BY ba.position) AS names
+		  FROM book_authors ba JOIN authors a ON a.id = ba.author_id
+		 WHERE ba.book_id = b.id
+	) au ON true`
+	bookSelect = `SELECT ` + bookColumns
+)
+
+// scanBook reads one row of bookColumns, then extra columns into extra.
+func scanBook(row pgx.Row, extra ...any) (*catalog.Book, error) {
+	var (
+		r          catalog.BookRecord
+		currency   string
+		price      int64
+		sale       *int64
+		deleteTime *time.Time
+	)
+	dest := []any{&r.ID, &r.Title, &r.Description, &r.ISBN, &currency, &price,
+		&sale, &r.StockQuantity, &r.CategoryID, &r.PublisherID, &r.ImageURL,
+		&r.RatingSum, &r.RatingCount, &r.CreateTime, &r.UpdateTime, &deleteTime, &r.Version,
+		&r.CategoryName, &r.PublisherName, &r.AuthorIDs, &r.AuthorNames}
+	if err := row.Scan(append(dest, extra...)...); err != nil {
+		return nil, err
+	}
+	var err error
+	if r.Price, err = money.New(currency, price); err != nil {
+		return nil, err
+	}
+	if sale != nil {
+		if r.SalePrice, err = money.New(currency, *sale); err != nil {
+			return nil, err
+		}
+	}
+	r.CreateTime, r.UpdateTime = r.CreateTime.UTC(), r.UpdateTime.UTC()
+	if deleteTime != nil {
+		t := deleteTime.UTC()
+		r.DeleteTime = &t
+	}
+	return catalog.RestoreBook(r), nil
+}
+
+// querier is what reads need: the pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func getBook(ctx context.Context, q querier, id string) (*catalog.Book, error) {
+	return scanBook(q.QueryRow(ctx, bookSelect+` FROM books b`+bookJoins+` WHERE b.id = $1`, id))
+}
+
+// GetBooks returns the books with the given ids, deleted ones included.
+func (s *Books) GetBooks(ctx context.Context, ids []string) ([]*catalog.Book, error) {
+	valid := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if catalog.IsID(id) { // anything else names no book
+			valid = append(valid, id)
+		}
+	}
+	if len(valid) == 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, bookSelect+` FROM books b`+bookJoins+` WHERE b.id = ANY ($1::uuid[])`, valid)
+	if err != nil {
+		return nil, translate(ctx, err, "books")
+	}
+	books, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*catalog.Book, error) { return scanBook(row) })
+	return books, translate(ctx, err, "books")
+}
+
+func nullISBN(isbn string) *string {
+	if isbn == "" {
+		return nil
+	}
+	return &isbn
+}
+
+func nullSale(m money.Money) *int64 {
+	if m.IsZero() {
+		return nil
+	}
+	v := m.Minor()
+	return &v
+}
+
+// CreateBook stores a new book with its authors and search document.
+func (s *Books) CreateBook(ctx context.Context, b *catalog.Book) (*catalog.Book, error) {
+	r := b.Record()
+	var out *catalog.Book
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO books (id, title, description, isbn, currency, price_minor, sale_minor,
+			stock, category_id, publisher_id, image_url, rating_sum, rating_count, create_time, update_time, version)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+			r.ID, r.Title, r.Description, nullISBN(r.ISBN), r.Price.Currency(), r.Price.Minor(), nullSale(r.SalePrice),
+			r.StockQuantity, r.CategoryID, r.PublisherID, r.ImageURL, r.RatingSum, r.RatingCount,
+			r.CreateTime, r.UpdateTime, r.Version)
+		if err != nil {
+			return err
+		}
+		if err := setAuthors(ctx, tx, r.ID, r.AuthorIDs, false); err != nil {
+			return err
+		}
+		out, err = finishBookWrite(ctx, tx, r.ID)
+		return err
+	})
+	if err != nil {
+		return nil, translate(ctx, err, "book "+r.ID)
+	}
+	return out, nil
+}
+
+// setAuthors writes the credit list of a book, replacing the old one.
+func setAuthors(ctx context.Context, tx pgx.Tx, bookID string, authorIDs []string, replace bool) error {
+	if replace {
+		if _, err := tx.Exec(ctx, `DELETE FROM book_authors WHERE book_id = $1`, bookID); err != nil {
+			return err
+		}
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO book_authors (book_id, position, author_id)
+		SELECT $1, a.ord - 1, a.id FROM unnest($2::uuid[]) WITH ORDINALITY AS a (id, ord)`, bookID, authorIDs)
+	return err
+}
+
+// finishBookWrite ends every write of a book: it refreshes the search
+// document, tells the caches and reads the book back with its names.
+func finishBookWrite(ctx context.Context, tx pgx.Tx, id string) (*catalog.Book, error) {
+	if _, err := tx.Exec(ctx, `SELECT catalog_refresh_book_search(ARRAY[$1::uuid])`, id); err != nil {
+		return nil, err
+	}
+	if err := NotifyBookChanged(ctx, tx, id); err != nil {
+		return nil, err
+	}
+	return getBook(ctx, tx, id)
+}
+
+// UpdateBook reads the book, applies update and writes the result only if
+// the row still has the version it was read at: the write of a concurrent
+// update that committed first makes this one fail with failure.ErrConflict
+// rather than be lost.
+func (s *Books) UpdateBook(ctx context.Context, id string, update func(*catalog.Book) error) (*catalog.Book, error) {
+	var out *catalog.Book
+	var updateErr error
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		b, err := getBook(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		before := b.Record()
+		if updateErr = update(b); updateErr != nil {
+			return updateErr
+		}
+		r := b.Record()
+		if r.Version == before.Version { // update changed nothing
+			out = b
+			return nil
+		}
+		tag, err := tx.Exec(ctx, `UPDATE books SET title = $3, description = $4, isbn = $5, currency = $6,
+			price_minor = $7, sale_minor = $8, stock = $9, category_id = $10, publisher_id = $11, image_url = $12,
+			update_time = $13, version = $14
+			WHERE id = $1 AND version = $2`,
+			id, before.Version, r.Title, r.Description, nullISBN(r.ISBN), r.Price.Currency(), r.Price.Minor(),
+			nullSale(r.SalePrice), r.StockQuantity, r.CategoryID, r.PublisherID, r.ImageURL, r.UpdateTime, r.Version)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return failure.Conflict("book %s was changed concurrently; read it again and retry", id)
+		}
+		if !slices.Equal(before.AuthorIDs, r.AuthorIDs) {
+			if err := setAuthors(ctx, tx, id, r.AuthorIDs, true); err != nil {
+				return err
+			}
+		}
+		out, err = finishBookWrite(ctx, tx, id)
+		return err
+	})
+	switch {
+	case updateErr != nil:
+		return nil, updateErr // as the closure returned it
+	case err != nil:
+		return nil, translate(ctx, err, "book "+id)
+	}
+	return out, nil
+}
+
+// DeleteBook marks a live book deleted: it leaves lists and search, and
+// stays readable by id.
+func (s *Books) DeleteBook(ctx context.Context, id string, now time.Time) error {
+	if !catalog.IsID(id) {
+		return failure.NotFound("book %s not found", id)
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE books SET delete_time = $2, update_time = $2, version = version + 1
+			WHERE id = $1 AND delete_time IS NULL`, id, now.UTC())
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return failure.NotFound("book %s not found", id)
+		}
+		return NotifyBookChanged(ctx, tx, id)
+	})
+	return translate(ctx, err, "book "+id)
+}
+
+// args collects query parameters and returns their placeholders.
+type args []any
+
+func (a *args) add(v any) string {
+	*a = append(*a, v)
+	return "$" + strconv.Itoa(len(*a))
+}
+
+// filterSQL returns the conditions of f on books b.
+func filterSQL(f catalog.BookFilter, a *args) []string {
+	where := []string{"b.delete_time IS NULL"}
+	if len(f.CategoryIDs) > 0 {
+		where = append(where, "b.category_id = ANY ("+a.add(f.CategoryIDs)+"::uuid[])")
+	}
+	if len(f.PublisherIDs) > 0 {
+		where = append(where, "b.publisher_id = ANY ("+a.add(f.PublisherIDs)+"::uuid[])")
+	}
+	if len(f.AuthorIDs) > 0 {
+		where = append(where, "EXISTS (SELECT 1 FROM book_authors fa WHERE fa.book_id = b.id AND fa.author_id = ANY ("+
+			a.add(f.AuthorIDs)+"::uuid[]))")
+	}
+	if c := f.Currency(); c != "" {
+		where = append(where, "b.currency = "+a.add(c))
+	}
+	if !f.MinPrice.IsZero() {
+		where = append(where, "b.effective_minor >= "+a.add(f.MinPrice.Minor()))
+	}
+	if !f.MaxPrice.IsZero() {
+		where = append(where, "b.effective_minor <= "+a.add(f.MaxPrice.Minor()))
+	}
+	if f.InStockOnly {
+		where = append(where, "b.stock > 0")
+	}
+	return where
+}
+
+// orderKeys are the sort key of each ListBooks order, each backed by an
+// index on (key, id) over live books.
+var orderKeys = map[catalog.BookOrder]string{
+	catalog.OrderTitle:      "b.title",
+	catalog.OrderPrice:      "b.effective_minor",
+	catalog.OrderCreateTime: "b.create_time",
+	catalog.OrderRating:     "b.rating_avg",
+}
+
+// ListBooks returns one page of live books in the query's order, ties
+// broken by id in the same direction.
+func (s *Books) ListBooks(ctx context.Context, q catalog.ListBooksQuery) (catalog.BookPage, error) {
+	key, ok := orderKeys[q.Order]
+	if !ok {
+		return catalog.BookPage{}, failure.Invalid("order_by", "unknown order")
+	}
+	fp := newFingerprint("books")
+	fp.add(strconv.Itoa(int(q.Order)), strconv.FormatBool(q.Descending))
+	fp.addFilter(q.Filter)
+	query := fp.sum()
+	cur, after, err := decodeCursor(q.PageToken, query)
+	if err != nil {
+		return catalog.BookPage{}, err
+	}
+
+	var a args
+	where := filterSQL(q.Filter, &a)
+	dir, cmp := "ASC", ">"
+	if q.Descending {
+		dir, cmp = "DESC", "<"
+	}
+	if after {
+		var k any
+		switch q.Order {
+		case catalog.OrderTitle:
+			k = cur.Text
+		case catalog.OrderPrice:
+			k = cur.Int
+		case catalog.OrderCreateTime:
+			k = time.UnixMicro(cur.Int).UTC()
+		case catalog.OrderRating:
+			k = cur.Float
+		}
+		where = append(where, "("+key+", b.id) "+cmp+" ("+a.add(k)+", "+a.add(cur.ID)+"::uuid)")
+	}
+	order := key + " " + dir + ", b.id " + dir
+	sql := `SELECT ` + bookColumns + `, ` + key + `
+		FROM (SELECT ` + bookRowColumns + ` FROM books b WHERE ` + strings.Join(where, " AND ") + `
+		      ORDER BY ` + order + ` LIMIT ` + a.add(q.PageSize+1) + `) b` + bookJoins + `
+		ORDER BY ` + order
+
+	rows, err := s.pool.Query(ctx, sql, a...)
+	if err != nil {
+		return catalog.BookPage{}, translate(ctx, err, "books")
+	}
+	defer rows.Close()
+	var (
+		page catalog.BookPage
+		last cursor
+	)
+	for rows.Next() {
+		if len(page.Books) == q.PageSize {
+			page.NextPageToken = last.encode()
+			break
+		}
+		last = cursor{Query: query}
+		var dest any
+		var t time.Time
+		switch q.Order {
+		case catalog.OrderTitle:
+			dest = &last.Text
+		case catalog.OrderPrice:
+			dest = &last.Int
+		case catalog.OrderCreateTime:
+			dest = &t
+		case catalog.OrderRating:
+			dest = &last.Float
+		}
+		b, err := scanBook(rows, dest)
+		if err != nil {
+			return catalog.BookPage{}, translate(ctx, err, "books")
+		}
+		if q.Order == catalog.OrderCreateTime {
+			last.Int = t.UnixMicro()
+		}
+		last.ID = b.ID()
+		page.Books = append(page.Books, b)
+	}
+	if err := rows.Err(); err != nil {
+		return catalog.BookPage{}, translate(ctx, err, "books")
+	}
+	return page, nil
+}
+
+// Search ranking. A book matches when its full-text document matches the
+// query or when the query is close (by trigrams: pg_trgm's word_similarity
+// and its <% operator, from trigramThreshold up) to words of its title and
+// author names, which catches typos and queries made only of stop words.
+// Relevance is the cover density rank with weights D 0.1, C 0.2, B 0.4,
+// A 1.0 (so a title match outranks a description match), plus the trigram
+// similarity scaled down so that it orders typo matches and breaks ties
+// without overturning full-text ranking.
+const (
+	searchRank = `(ts_rank_cd('{0.1, 0.2, 0.4, 1.0}', b.search, q.tsq)::float8
+		+ 0.25 * word_similarity(q.text, b.search_text)::float8)`
+	searchMatch = `(b.search @@ q.tsq OR q.text <% b.search_text)`
+)
+
+// SearchBooks returns one page of live books matching q.Query, most
+// relevant first, ties broken by id (descending, so newer first).
+func (s *Books) SearchBooks(ctx context.Context, q catalog.SearchBooksQuery) (catalog.SearchPage, error) {
+	fp := newFingerprint("search")
+	fp.add(q.Query)
+	fp.addFilter(q.Filter)
+	query := fp.sum()
+	cur, after, err := decodeCursor(q.PageToken, query)
+	if err != nil {
+		return catalog.SearchPage{}, err
+	}
+
+	a := args{q.Query}
+	where := filterSQL(q.Filter, &a)
+	where = append(where, searchMatch)
+	keyset := ""
+	if after {
+		keyset = "WHERE (h.relevance, h.id) < (" + a.add(cur.Float) + ", " + a.add(cur.ID) + "::uuid)"
+	}
+	sql := `WITH q AS (SELECT websearch_to_tsquery('english', $1::text) AS tsq, $1::text AS text),
+		hits AS (
+			SELECT ` + bookRowColumns + `, ` + searchRank + ` AS relevance
+			  FROM books b, q
+			 WHERE ` + strings.Join(where, " AND ") + `
+		)
+		SELECT ` + bookColumns + `, b.relevance
+		FROM (SELECT * FROM hits h ` + keyset + ` ORDER BY h.relevance DESC, h.id DESC LIMIT ` + a.add(q.PageSize+1) + `) b` +
+		bookJoins + `
+		ORDER BY b.relevance DESC, b.id DESC`
+
+	rows, err := s.pool.Query(ctx, sql, a...)
+	if err != nil {
+		return catalog.SearchPage{}, translate(ctx, err, "books")
+	}
+	defer rows.Close()
+	var (
+		page catalog.SearchPage
+		last cursor
+	)
+	for rows.Next() {
+		if len(page.Hits) == q.PageSize {
+			page.NextPageToken = last.encode()
+			break
+		}
+		var rel float64
+		b, err := scanBook(rows, &rel)
+		if err != nil {
+			return catalog.SearchPage{}, translate(ctx, err, "books")
+		}
+		last = cursor{Query: query, Float: rel, ID: b.ID()}
+		page.Hits = append(page.Hits, catalog.SearchHit{Book: b, Relevance: rel})
+	}
+	if err := rows.Err(); err != nil {
+		return catalog.SearchPage{}, translate(ctx, err, "books")
+	}
+	return page, nil
+}

@@ -1,0 +1,247 @@
+package postgres
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/bookworm-store/bookworm/internal/core/catalog"
+)
+
+// CatalogChannel is the LISTEN/NOTIFY channel on which every write that
+// changes what a book reads as announces it; the payload is the book id, or
+// AllBooks.
+const CatalogChannel = "bookworm_catalog"
+
+// AllBooks is the payload that invalidates every cached book: for changes
+// that touch many books at once, such as renaming a category.
+const AllBooks = "*"
+
+// DefaultCacheEntries is the size of a BookCache made with maxEntries < 1.
+const DefaultCacheEntries = 20_000
+
+// NotifyBookChanged announces, inside tx, that the book with id bookID (or
+// AllBooks) changed. Every adapter that writes to books must call it in the
+// transaction of the write: the notification goes out when, and only if,
+// the transaction commits, so caches never evict too early or miss a commit.
+func NotifyBookChanged(ctx context.Context, tx pgx.Tx, bookID string) error {
+	_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, CatalogChannel, bookID)
+	return err
+}
+
+// BookCache is catalog.Books with GetBooks served from memory. The catalog
+// is read far more than it is written, so books stay cached until a
+// notification on CatalogChannel says they changed; Run listens for those.
+// Until Run is listening (and whenever its connection is lost) the cache is
+// bypassed, so it never serves a book whose change it could have missed.
+// Writes go to the database and evict the book before they return, so a
+// replica reads its own writes at once; other replicas see them as soon as
+// the notification arrives.
+//
+// The books GetBooks returns are shared between callers: read them, never
+// call Apply on them (UpdateBook hands its closure a private copy).
+type BookCache struct {
+	inner      *Books
+	pool       *pgxpool.Pool
+	maxEntries int
+	log        *slog.Logger
+
+	listening atomic.Bool
+
+	mu    sync.RWMutex
+	books map[string]*catalog.Book
+	// gen grows with every eviction; a fill that read the database before
+	// an eviction is dropped, since it may hold the evicted state.
+	gen uint64
+}
+
+var _ catalog.Books = (*BookCache)(nil)
+
+// NewBookCache returns a cache of at most maxEntries books in front of
+// inner (DefaultCacheEntries when maxEntries < 1). It serves from memory
+// only while Run is running.
+func NewBookCache(inner *Books, pool *pgxpool.Pool, maxEntries int, log *slog.Logger) *BookCache {
+	if maxEntries < 1 {
+		maxEntries = DefaultCacheEntries
+	}
+	return &BookCache{inner: inner, pool: pool, maxEntries: maxEntries, log: log,
+		books: make(map[string]*catalog.Book, min(maxEntries, 1024))}
+}
+
+// cacheKey returns the canonical (lower-case) form of a UUID, without
+// allocating for the usual lower-case input.
+func cacheKey(id string) string {
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(id)
+		}
+	}
+	return id
+}
+
+// GetBooks returns the cached books and reads the others from the database,
+// caching them.
+func (c *BookCache) GetBooks(ctx context.Context, ids []string) ([]*catalog.Book, error) {
+	if !c.listening.Load() {
+		return c.inner.GetBooks(ctx, ids)
+	}
+	out := make([]*catalog.Book, 0, len(ids))
+	var miss []string
+	c.mu.RLock()
+	gen := c.gen
+	for _, id := range ids {
+		if b, ok := c.books[cacheKey(id)]; ok {
+			out = append(out, b)
+		} else {
+			miss = append(miss, id)
+		}
+	}
+	c.mu.RUnlock()
+	if len(miss) == 0 {
+		return out, nil
+	}
+	found, err := c.inner.GetBooks(ctx, miss)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.gen == gen && c.listening.Load() {
+		for _, b := range found {
+			if len(c.books) >= c.maxEntries {
+				// Full: drop an arbitrary entry (map iteration starts at a
+				// random place). A read-mostly catalog that does not fit
+				// keeps a random sample of it hot, which is good enough.
+				for k := range c.books {
+					delete(c.books, k)
+					break
+				}
+			}
+			c.books[b.ID()] = b
+		}
+	}
+	c.mu.Unlock()
+	return append(out, found...), nil
+}
+
+// evict forgets one book, or every book for AllBooks.
+func (c *BookCache) evict(id string) {
+	c.mu.Lock()
+	c.gen++
+	if id == AllBooks {
+		clear(c.books)
+	} else {
+		delete(c.books, cacheKey(id))
+	}
+	c.mu.Unlock()
+}
+
+// Len returns the number of cached books.
+func (c *BookCache) Len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.books)
+}
+
+// Listening reports whether the cache is serving from memory, that is,
+// whether Run holds a listening connection.
+func (c *BookCache) Listening() bool { return c.listening.Load() }
+
+// CreateBook creates the book in the database.
+func (c *BookCache) CreateBook(ctx context.Context, b *catalog.Book) (*catalog.Book, error) {
+	out, err := c.inner.CreateBook(ctx, b)
+	c.evict(b.ID())
+	return out, err
+}
+
+// UpdateBook updates the book in the database and evicts it.
+func (c *BookCache) UpdateBook(ctx context.Context, id string, update func(*catalog.Book) error) (*catalog.Book, error) {
+	out, err := c.inner.UpdateBook(ctx, id, update)
+	c.evict(id) // even on error: a failed commit may still have committed
+	return out, err
+}
+
+// DeleteBook deletes the book in the database and evicts it.
+func (c *BookCache) DeleteBook(ctx context.Context, id string, now time.Time) error {
+	err := c.inner.DeleteBook(ctx, id, now)
+	c.evict(id)
+	return err
+}
+
+// ListBooks reads from the database.
+func (c *BookCache) ListBooks(ctx context.Context, q catalog.ListBooksQuery) (catalog.BookPage, error) {
+	return c.inner.ListBooks(ctx, q)
+}
+
+// SearchBooks reads from the database.
+func (c *BookCache) SearchBooks(ctx context.Context, q catalog.SearchBooksQuery) (catalog.SearchPage, error) {
+	return c.inner.SearchBooks(ctx, q)
+}
+
+// Back-off between attempts to get the listening connection back.
+const (
+	listenRetryMin = 100 * time.Millisecond
+	listenRetryMax = 10 * time.Second
+)
+
+// Run listens on CatalogChannel on a connection of its own and evicts what
+// notifications name, until ctx is cancelled; then it returns nil. When the
+// connection drops it stops serving from memory, flushes the cache (it may
+// have missed notifications) and reconnects with back-off.
+func (c *BookCache) Run(ctx context.Context) error {
+	wait := listenRetryMin
+	for {
+		wasLive, err := c.listen(ctx)
+		c.listening.Store(false)
+		c.evict(AllBooks)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if wasLive {
+			wait = listenRetryMin
+		}
+		c.log.WarnContext(ctx, "book cache: listen connection lost, reading books from the database until it is back",
+			slog.Any("error", err), slog.Duration("retry_in", wait))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, listenRetryMax)
+	}
+}
+
+// listen holds one listening connection until it fails or ctx ends.
+// live reports whether it got as far as listening.
+func (c *BookCache) listen(ctx context.Context) (live bool, err error) {
+	cfg := c.pool.Config().ConnConfig.Copy()
+	cfg.RuntimeParams["application_name"] = "bookworm-book-cache"
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return false, err
+	}
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		_ = conn.Close(closeCtx)
+	}()
+	if _, err := conn.Exec(ctx, "LISTEN "+CatalogChannel); err != nil {
+		return false, err
+	}
+	// Anything cached before now may have changed unannounced.
+	c.evict(AllBooks)
+	c.listening.Store(true)
+	c.log.DebugContext(ctx, "book cache: listening", slog.String("channel", CatalogChannel))
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return true, err
+		}
+		c.evict(n.Payload)
+	}
+}
