@@ -69,6 +69,17 @@ func (i *Issuer) SetDown(down bool) { i.down.Store(down) }
 // it stops at the end of the test.
 func NewIssuer(t testing.TB) *Issuer {
 	t.Helper()
+	i, err := Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(i.Close)
+	return i
+}
+
+// Start starts an issuer outside of a test (in TestMain, say); Close stops
+// it.
+func Start() (*Issuer, error) {
 	i := &Issuer{current: map[jose.SignatureAlgorithm]Key{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, _ *http.Request) {
@@ -99,15 +110,21 @@ func NewIssuer(t testing.TB) *Issuer {
 		}
 		mux.ServeHTTP(w, r)
 	}))
-	t.Cleanup(i.srv.Close)
 	i.URL = i.srv.URL
 	for _, alg := range []jose.SignatureAlgorithm{jose.RS256, jose.ES256} {
-		k := i.NewKey(t, alg)
+		k, err := GenerateKey(alg)
+		if err != nil {
+			i.srv.Close()
+			return nil, err
+		}
 		i.Publish(k)
 		i.current[alg] = k
 	}
-	return i
+	return i, nil
 }
+
+// Close stops the issuer.
+func (i *Issuer) Close() { i.srv.Close() }
 
 // JWKSHits returns how many times the JWKS was fetched.
 func (i *Issuer) JWKSHits() int64 { return i.jwksHits.Load() }
@@ -118,6 +135,15 @@ func (i *Issuer) DiscoveryHits() int64 { return i.discoveryHits.Load() }
 // NewKey makes a key with a fresh random id, not yet published.
 func (i *Issuer) NewKey(t testing.TB, alg jose.SignatureAlgorithm) Key {
 	t.Helper()
+	k, err := GenerateKey(alg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// GenerateKey makes an RS256 (2048 bits) or ES256 key with a random id.
+func GenerateKey(alg jose.SignatureAlgorithm) (Key, error) {
 	var priv crypto.Signer
 	var err error
 	switch alg {
@@ -126,14 +152,14 @@ func (i *Issuer) NewKey(t testing.TB, alg jose.SignatureAlgorithm) Key {
 	case jose.ES256:
 		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	default:
-		t.Fatalf("authtest: unsupported algorithm %s", alg)
+		return Key{}, fmt.Errorf("authtest: unsupported algorithm %s", alg)
 	}
 	if err != nil {
-		t.Fatal(err)
+		return Key{}, err
 	}
 	id := make([]byte, 8)
 	_, _ = rand.Read(id)
-	return Key{ID: fmt.Sprintf("%s-%x", strings.ToLower(string(alg)), id), Alg: alg, priv: priv}
+	return Key{ID: fmt.Sprintf("%s-%x", strings.ToLower(string(alg)), id), Alg: alg, priv: priv}, nil
 }
 
 // Publish adds k to the JWKS.
@@ -205,24 +231,30 @@ func (i *Issuer) Sign(t testing.TB, k Key, claims map[string]any) string {
 // SignWith signs claims with k, naming k.ID in the header.
 func SignWith(t testing.TB, k Key, claims map[string]any) string {
 	t.Helper()
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: k.Alg, Key: k.priv},
-		(&jose.SignerOptions{}).WithType("JWT").WithHeader(jose.HeaderKey("kid"), k.ID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := jws.CompactSerialize()
+	s, err := Sign(k, claims)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// Sign signs claims with k, naming k.ID in the header; for use outside a
+// test.
+func Sign(k Key, claims map[string]any) (string, error) {
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: k.Alg, Key: k.priv},
+		(&jose.SignerOptions{}).WithType("JWT").WithHeader(jose.HeaderKey("kid"), k.ID))
+	if err != nil {
+		return "", err
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		return "", err
+	}
+	return jws.CompactSerialize()
 }
 
 func seg(v any) string {
