@@ -53,6 +53,9 @@ type BookCache struct {
 	log        *slog.Logger
 
 	listening atomic.Bool
+	// lastPayload is the payload of the last notification handled; tests
+	// wait on it to know that earlier notifications were handled too.
+	lastPayload atomic.Pointer[string]
 
 	mu    sync.RWMutex
 	books map[string]*catalog.Book
@@ -243,5 +246,6 @@ func (c *BookCache) listen(ctx context.Context) (live bool, err error) {
 			return true, err
 		}
 		c.evict(n.Payload)
+		c.lastPayload.Store(&n.Payload)
 	}
 }

@@ -1,0 +1,238 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/bookworm-store/bookworm/internal/core/catalog"
+)
+
+// setTitleBehindTheCache changes a title without notifying anyone, as a
+// write from a replica whose notification got lost would.
+func (f *fixture) setTitleBehindTheCache(id, title string) {
+	f.t.Helper()
+	if _, err := f.pool.Exec(f.ctx, `UPDATE books SET title = $2 WHERE id = $1`, id, title); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// settle returns once c has handled every notification sent before the
+// call: notifications arrive in commit order, so it sends one of its own
+// and waits for it.
+func settle(t *testing.T, c *BookCache, f *fixture) {
+	t.Helper()
+	marker := "settle-" + catalog.NewID()
+	if _, err := f.pool.Exec(f.ctx, `SELECT pg_notify($1, $2)`, CatalogChannel, marker); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the cache handled its notifications", func() bool {
+		p := c.lastPayload.Load()
+		return p != nil && *p == marker
+	})
+}
+
+func titleOf(t *testing.T, c catalog.Books, id string) string {
+	t.Helper()
+	got, err := c.GetBooks(context.Background(), []string{id})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("get %s: %v, %v", id, got, err)
+	}
+	return got[0].Record().Title
+}
+
+func TestBookCacheServesFromMemoryUntilNotified(t *testing.T) {
+	pool := newPool(t)
+	c := runCache(t, pool, 100)
+	f := newFixture(t, pool, c)
+	r := f.refs()
+	id := f.create(f.fields("Original", r.cat, r.pub, r.author)).ID()
+	settle(t, c, f)
+	if got := titleOf(t, c, id); got != "Original" {
+		t.Fatalf("title %q", got)
+	}
+	if c.Len() != 1 {
+		t.Fatalf("%d cached books, want 1", c.Len())
+	}
+	f.setTitleBehindTheCache(id, "Changed")
+	// Without a notification the cached copy is served: the read does not
+	// reach the database.
+	if got := titleOf(t, c, id); got != "Original" {
+		t.Fatalf("title %q read from the database, want the cached one", got)
+	}
+	if _, err := pool.Exec(f.ctx, `SELECT pg_notify($1, $2)`, CatalogChannel, id); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the notification evicts the book", func() bool { return titleOf(t, c, id) == "Changed" })
+
+	// AllBooks flushes everything.
+	f.setTitleBehindTheCache(id, "Changed again")
+	if _, err := pool.Exec(f.ctx, `SELECT pg_notify($1, $2)`, CatalogChannel, AllBooks); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the flush", func() bool { return titleOf(t, c, id) == "Changed again" })
+}
+
+// TestBookCacheAcrossReplicas runs two caches on one database, as two
+// replicas would: a write through one is read at once by it and soon by the
+// other.
+func TestBookCacheAcrossReplicas(t *testing.T) {
+	pool := newPool(t)
+	a, b := runCache(t, pool, 100), runCache(t, openPool(t, pool.Config().ConnConfig.Database), 100)
+	f := newFixture(t, pool, a)
+	r := f.refs()
+	id := f.create(f.fields("First Edition", r.cat, r.pub, r.author)).ID()
+	for _, c := range []*BookCache{a, b} {
+		if got := titleOf(t, c, id); got != "First Edition" {
+			t.Fatalf("title %q", got)
+		}
+	}
+	writes := []struct {
+		name  string
+		write func()
+		check func(*catalog.Book) bool
+	}{
+		{"update", func() {
+			_, err := a.UpdateBook(f.ctx, id, func(b *catalog.Book) error {
+				return b.Apply(catalog.BookFields{Title: "Second Edition"}, []string{catalog.FieldTitle}, f.now())
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}, func(b *catalog.Book) bool { return b.Record().Title == "Second Edition" }},
+		{"rating", func() { // another adapter's write, with the helper
+			tx, err := pool.Begin(f.ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback(f.ctx)
+			if _, err := tx.Exec(f.ctx, `UPDATE books SET rating_sum = 5, rating_count = 1 WHERE id = $1`, id); err != nil {
+				t.Fatal(err)
+			}
+			if err := NotifyBookChanged(f.ctx, tx, id); err != nil {
+				t.Fatal(err)
+			}
+			if err := tx.Commit(f.ctx); err != nil {
+				t.Fatal(err)
+			}
+		}, func(b *catalog.Book) bool { return b.Record().RatingCount == 1 }},
+		{"rename", func() {
+			_, err := f.entities.UpdateEntity(f.ctx, catalog.AuthorKind, r.author, func(e *catalog.Entity) error {
+				return e.Apply(catalog.EntityFields{Name: "Renamed Author"}, []string{catalog.FieldName}, f.now())
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}, func(b *catalog.Book) bool { return b.Record().AuthorNames[0] == "Renamed Author" }},
+		{"delete", func() {
+			if err := a.DeleteBook(f.ctx, id, f.now()); err != nil {
+				t.Fatal(err)
+			}
+		}, func(b *catalog.Book) bool { return b.Deleted() }},
+	}
+	get := func(c *BookCache) *catalog.Book {
+		got, err := c.GetBooks(f.ctx, []string{id})
+		if err != nil || len(got) != 1 {
+			t.Fatalf("get: %v %v", got, err)
+		}
+		return got[0]
+	}
+	for _, w := range writes {
+		t.Run(w.name, func(t *testing.T) {
+			get(a) // both cached
+			get(b)
+			w.write()
+			if w.name == "update" || w.name == "delete" {
+				// Written through a: a reads its own write at once.
+				if !w.check(get(a)) {
+					t.Fatalf("the writing replica does not read its own %s", w.name)
+				}
+			}
+			for name, c := range map[string]*BookCache{"a": a, "b": b} {
+				eventually(t, "replica "+name+" sees the "+w.name, func() bool { return w.check(get(c)) })
+			}
+		})
+	}
+}
+
+// TestBookCacheReconnects cuts the listening connection and changes a book
+// while it is down: the notification is lost, yet the stale copy must go.
+func TestBookCacheReconnects(t *testing.T) {
+	pool := newPool(t)
+	c := runCache(t, pool, 100)
+	f := newFixture(t, pool, c)
+	r := f.refs()
+	id := f.create(f.fields("Before the Cut", r.cat, r.pub, r.author)).ID()
+	settle(t, c, f)
+	titleOf(t, c, id)
+	if c.Len() != 1 {
+		t.Fatalf("%d cached books before the cut", c.Len())
+	}
+
+	var killed int
+	err := pool.QueryRow(f.ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND application_name = 'bookworm-book-cache'`).Scan(&killed)
+	if err != nil || killed != 1 {
+		t.Fatalf("terminated %d listeners: %v", killed, err)
+	}
+	f.setTitleBehindTheCache(id, "After the Cut")
+	eventually(t, "the stale copy is gone", func() bool { return titleOf(t, c, id) == "After the Cut" })
+	eventually(t, "the cache listens again", c.Listening)
+
+	// And it caches and listens as before, without the stale copy.
+	settle(t, c, f)
+	if got := titleOf(t, c, id); got != "After the Cut" {
+		t.Fatalf("title after reconnecting %q", got)
+	}
+	if c.Len() != 1 {
+		t.Fatalf("%d cached books after reconnecting", c.Len())
+	}
+	_, err = c.UpdateBook(f.ctx, id, func(b *catalog.Book) error {
+		return b.Apply(catalog.BookFields{Title: "Listening Again"}, []string{catalog.FieldTitle}, f.now())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := titleOf(t, c, id); got != "Listening Again" {
+		t.Fatalf("title %q", got)
+	}
+}
+
+func TestBookCacheBypassedWhileNotListening(t *testing.T) {
+	pool := newPool(t)
+	c := NewBookCache(NewBooks(pool), pool, 100, discardLog()) // Run never called
+	f := newFixture(t, pool, c)
+	r := f.refs()
+	id := f.create(f.fields("Uncached", r.cat, r.pub, r.author)).ID()
+	titleOf(t, c, id)
+	f.setTitleBehindTheCache(id, "Straight from the Database")
+	if got := titleOf(t, c, id); got != "Straight from the Database" || c.Len() != 0 {
+		t.Fatalf("title %q, %d cached; want the database's and none", got, c.Len())
+	}
+}
+
+func TestBookCacheIsBounded(t *testing.T) {
+	pool := newPool(t)
+	c := runCache(t, pool, 5)
+	f := newFixture(t, pool, c)
+	r := f.refs()
+	var ids []string
+	for i := range 20 {
+		ids = append(ids, f.create(f.fields(fmt.Sprintf("Bounded %d", i), r.cat, r.pub, r.author)).ID())
+	}
+	for round := range 2 {
+		for i, id := range ids {
+			if got := titleOf(t, c, id); got != fmt.Sprintf("Bounded %d", i) {
+				t.Fatalf("round %d: title %q", round, got)
+			}
+			if c.Len() > 5 {
+				t.Fatalf("%d cached books, bound is 5", c.Len())
+			}
+		}
+	}
+	// A batch larger than the bound still answers in full.
+	got, err := c.GetBooks(f.ctx, ids)
+	if err != nil || len(got) != len(ids) {
+		t.Fatalf("batch: %d books, %v", len(got), err)
+	}
+}
