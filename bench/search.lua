@@ -1,6 +1,6 @@
 -- wrk script: SearchBooks over Connect JSON, cycling through a fixed list of
 -- queries (words the demo catalog uses, phrases and typos).
-local queries = {"dragon", "garden history", "lost city", "\\\"silent river\\\"", "dragn", "histroy", "night", "empire of", "secret", "winter garden", "ocean", "the art of", "mystery -garden", "kingdom", "shadow"}
+local queries = {"dragon", "garden history", "lost kingdom", "\\\"silent river\\\"", "dragn", "histroy", "lighthouse", "empire of", "secret", "winter garden", "lisbon", "clockmaker", "mystery -garden", "astronomer", "alchemist"}
 local i = 0
 request = function()
   i = i + 1

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is every setting of the server. Each has a flag and a BOOKWORM_*
+// environment variable; a flag given on the command line wins over the
+// variable, which wins over the default.
+type config struct {
+	Addr            string
+	DatabaseURL     string
+	Env             string
+	Seed            bool
+	SeedBooks       int
+	TLSCert         string
+	TLSKey          string
+	AllowPlaintext  bool
+	MaxRequestBytes int64
+	CacheEntries    int
+	ShutdownTimeout time.Duration
+	LogLevel        string
+}
+
+// envPrefix starts every environment variable the server reads.
+const envPrefix = "BOOKWORM_"
+
+// parseConfig reads the configuration from args and the environment given
+// by getenv, and validates it.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var problems []error
+	str := func(p *string, name, def, usage string) {
+		if v := getenv(envName(name)); v != "" {
+			def = v
+		}
+		fs.StringVar(p, name, def, usage+" (env "+envName(name)+")")
+	}
+	boolean := func(p *bool, name string, def bool, usage string) {
+		if v := getenv(envName(name)); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				problems = append(problems, fmt.Errorf("%s: %q is not a boolean", envName(name), v))
+			}
+			def = b
+		}
+		fs.BoolVar(p, name, def, usage+" (env "+envName(name)+")")
+	}
+	integer := func(p *int, name string, def int, usage string) {
+		if v := getenv(envName(name)); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				problems = append(problems, fmt.Errorf("%s: %q is not an integer", envName(name), v))
+			}
+			def = n
+		}
+		fs.IntVar(p, name, def, usage+" (env "+envName(name)+")")
+	}
+	duration := func(p *time.Duration, name string, def time.Duration, usage string) {
+		if v := getenv(envName(name)); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				problems = append(problems, fmt.Errorf("%s: %q is not a duration", envName(name), v))
+			}
+			def = d
+		}
+		fs.DurationVar(p, name, def, usage+" (env "+envName(name)+")")
+	}
+	var maxRequestKiB int
+	str(&c.Addr, "addr", "127.0.0.1:8080", "listen address host:port")
+	str(&c.DatabaseURL, "database-url", "postgres://postgres@127.0.0.1:5432/bookworm?sslmode=disable", "Postgres URL; the database is created when missing")
+	str(&c.Env, "env", "dev", "deployment environment: dev or prod")
+	boolean(&c.Seed, "seed", false, "load the demo catalog at start (idempotent)")
+	integer(&c.SeedBooks, "seed-books", 300, "number of demo books --seed loads")
+	str(&c.TLSCert, "tls-cert", "", "TLS certificate file (PEM); serves TLS 1.3 with HTTP/2 when set")
+	str(&c.TLSKey, "tls-key", "", "TLS private key file (PEM)")
+	boolean(&c.AllowPlaintext, "allow-plaintext", false, "allow plaintext (h2c) on a non-loopback address")
+	integer(&maxRequestKiB, "max-request-kib", 1024, "largest request message accepted, in KiB")
+	integer(&c.CacheEntries, "cache-entries", 100000, "books kept in the in-memory read cache")
+	duration(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long shutdown waits for requests in flight")
+	str(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		problems = append(problems, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " ")))
+	}
+	c.MaxRequestBytes = int64(maxRequestKiB) * 1024
+	problems = append(problems, c.validate()...)
+	if err := errors.Join(problems...); err != nil {
+		return config{}, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return c, nil
+}
+
+func envName(flagName string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func (c config) validate() []error {
+	var errs []error
+	host, port, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("addr %q: %w", c.Addr, err))
+	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		errs = append(errs, fmt.Errorf("addr %q: bad port", c.Addr))
+	}
+	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		errs = append(errs, errors.New("database-url must be a postgres:// URL"))
+	}
+	if c.Env != "dev" && c.Env != "prod" {
+		errs = append(errs, fmt.Errorf("env %q must be dev or prod", c.Env))
+	}
+	if c.SeedBooks < 0 || c.SeedBooks > 1_000_000 {
+		errs = append(errs, errors.New("seed-books must be between 0 and 1000000"))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("tls-cert and tls-key go together"))
+	}
+	if c.TLSCert == "" && !c.AllowPlaintext && err == nil && !isLoopback(host) {
+		errs = append(errs, fmt.Errorf("addr %q is not loopback: configure tls-cert/tls-key or set allow-plaintext", c.Addr))
+	}
+	if c.MaxRequestBytes < 1024 || c.MaxRequestBytes > 64<<20 {
+		errs = append(errs, errors.New("max-request-kib must be between 1 and 65536"))
+	}
+	if c.CacheEntries < 0 {
+		errs = append(errs, errors.New("cache-entries must not be negative"))
+	}
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, errors.New("shutdown-timeout must be positive"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log-level %q must be debug, info, warn or error", c.LogLevel))
+	}
+	return errs
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// osGetenv is the real environment.
+var osGetenv = os.Getenv
