@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Runs every test: the server module (unit, adapter and e2e suites on the
+# real Postgres and RabbitMQ) and the Go SDK module.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+go test -count=1 -timeout 30m ./...
+(cd sdk/go && go test -count=1 ./...)
