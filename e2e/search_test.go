@@ -17,6 +17,7 @@ func searchCases() []catalogCase {
 		{"SearchBooks/relevance by field", testSearchRelevance},
 		{"SearchBooks/web search syntax", testSearchSyntax},
 		{"SearchBooks/every page reachable", testSearchPages},
+		{"SearchBooks/follows updates and renames", testSearchFollowsUpdates},
 		{"SearchBooks/filters", testSearchFilters},
 		{"SearchBooks/odd queries", testSearchOddQueries},
 		{"SearchBooks/invalid", testSearchInvalid},
@@ -171,6 +172,62 @@ func testSearchPages(t *testing.T, c client) {
 	ids = hitIDs(searchAll(t, c, &catalogv1.SearchBooksRequest{Query: w, PageSize: 4}))
 	wantNoDuplicates(t, ids)
 	wantAll(t, ids, before)
+}
+
+// testSearchFollowsUpdates: the search document of a book changes with its
+// title and with the names of its author, category and publisher.
+func testSearchFollowsUpdates(t *testing.T, c client) {
+	f := newFixture(t, c, 1)
+	oldWord, newWord := word(), word()
+	b := f.createBook(t, func(b *catalogv1.BookInput) { b.Title = "Old " + oldWord })
+	finds := func(q string) bool {
+		t.Helper()
+		return slices.Contains(hitIDs(search(t, c, &catalogv1.SearchBooksRequest{Query: q})), b.GetId())
+	}
+	if !finds(oldWord) {
+		t.Fatalf("the new book is not found by its title word")
+	}
+	mustUpdateBook(t, c, &catalogv1.UpdateBookRequest{
+		Id: b.GetId(), Book: &catalogv1.BookInput{Title: "New " + newWord}, UpdateMask: mask("title"),
+	})
+	if !finds(newWord) {
+		t.Errorf("not found by the word of its new title")
+	}
+	if finds(oldWord) {
+		t.Errorf("still found by the word of its old title")
+	}
+	renames := []struct {
+		what   string
+		rename func(name string) error
+	}{
+		{"author", func(name string) error {
+			_, err := c.UpdateAuthor(t.Context(), connect.NewRequest(&catalogv1.UpdateAuthorRequest{
+				Id: f.authors[0].GetId(), Author: &catalogv1.AuthorInput{Name: name}, UpdateMask: mask("name"),
+			}))
+			return err
+		}},
+		{"category", func(name string) error {
+			_, err := c.UpdateCategory(t.Context(), connect.NewRequest(&catalogv1.UpdateCategoryRequest{
+				Id: f.category.GetId(), Category: &catalogv1.CategoryInput{Name: name}, UpdateMask: mask("name"),
+			}))
+			return err
+		}},
+		{"publisher", func(name string) error {
+			_, err := c.UpdatePublisher(t.Context(), connect.NewRequest(&catalogv1.UpdatePublisherRequest{
+				Id: f.publisher.GetId(), Publisher: &catalogv1.PublisherInput{Name: name}, UpdateMask: mask("name"),
+			}))
+			return err
+		}},
+	}
+	for _, r := range renames {
+		w := word()
+		if err := r.rename(w + " Renamed"); err != nil {
+			t.Fatalf("renaming the %s: %v", r.what, err)
+		}
+		if !finds(w) {
+			t.Errorf("not found by the new name of its %s", r.what)
+		}
+	}
 }
 
 func testSearchFilters(t *testing.T, c client) {
