@@ -10,10 +10,15 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
+	"connectrpc.com/connect"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/protobuf/proto"
+
+	catalogv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/catalog/v1"
+	"github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/catalog/v1/catalogv1connect"
 )
 
 // httpReply is a response of the catalog as a curl user sees it.
@@ -213,6 +218,10 @@ func TestHTTPJSON(t *testing.T) {
 		}
 		get(t, "GetPublisher", mustJSON(t, map[string]any{"id": pubID})).wantOK(t)
 		get(t, "GetAuthor", mustJSON(t, map[string]any{"id": authID})).wantOK(t)
+		// A second one of each, so that a page of one has a next page.
+		post(t, "CreateCategory", mustJSON(t, map[string]any{"category": map[string]any{"name": uniq("Http Category")}})).wantOK(t)
+		post(t, "CreatePublisher", mustJSON(t, map[string]any{"publisher": map[string]any{"name": uniq("Http Publisher")}})).wantOK(t)
+		post(t, "CreateAuthor", mustJSON(t, map[string]any{"author": map[string]any{"name": uniq("Http Author")}})).wantOK(t)
 		for _, rpc := range []string{"ListAuthors", "ListCategories", "ListPublishers"} {
 			got := get(t, rpc, `{"pageSize":1}`).wantOK(t)
 			if str(got, "nextPageToken") == "" {
@@ -285,4 +294,47 @@ func TestHTTPJSON(t *testing.T) {
 		huge := mustJSON(t, map[string]any{"category": map[string]any{"name": "Huge", "description": strings.Repeat("h", 16<<20)}})
 		post(t, "CreateCategory", huge).wantError(t, http.StatusTooManyRequests, "resource_exhausted")
 	})
+}
+
+// methodRecorder records the HTTP method of every request it forwards.
+type methodRecorder struct {
+	base    http.RoundTripper
+	mu      sync.Mutex
+	methods []string
+}
+
+func (m *methodRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	m.mu.Lock()
+	m.methods = append(m.methods, req.Method+" "+req.URL.Path)
+	m.mu.Unlock()
+	return m.base.RoundTrip(req)
+}
+
+// TestGeneratedClientReadsOverGET checks that the generated client's reads
+// really go out as GET (the connect-get protocol of TestCatalog relies on
+// it) and its writes as POST.
+func TestGeneratedClientReadsOverGET(t *testing.T) {
+	t.Parallel()
+	rec := &methodRecorder{base: http1Client(t).Transport}
+	var opts []connect.ClientOption
+	opts = append(opts, connect.WithHTTPGet())
+	if adminToken != "" {
+		opts = append(opts, connect.WithInterceptors(bearer(adminToken)))
+	}
+	c := catalogv1connect.NewCatalogServiceClient(&http.Client{Transport: rec}, srv.baseURL, opts...)
+	_, err := c.GetBook(t.Context(), connect.NewRequest(&catalogv1.GetBookRequest{Id: newID()}))
+	wantCode(t, err, connect.CodeNotFound)
+	if _, err := c.ListCategories(t.Context(), connect.NewRequest(&catalogv1.ListCategoriesRequest{PageSize: 1})); err != nil {
+		t.Fatalf("ListCategories: %v", err)
+	}
+	_, err = c.DeleteBook(t.Context(), connect.NewRequest(&catalogv1.DeleteBookRequest{Id: newID()}))
+	wantCode(t, err, connect.CodeNotFound)
+	want := []string{
+		"GET " + catalogv1connect.CatalogServiceGetBookProcedure,
+		"GET " + catalogv1connect.CatalogServiceListCategoriesProcedure,
+		"POST " + catalogv1connect.CatalogServiceDeleteBookProcedure,
+	}
+	if !slices.Equal(rec.methods, want) {
+		t.Errorf("requests %v, want %v", rec.methods, want)
+	}
 }
