@@ -13,8 +13,10 @@ port=${BOOKWORM_BENCH_PORT:-18080}
 work=$(mktemp -d)
 go build -o "$work/bookworm" ./cmd/server
 psql "$pgurl/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)"
-BOOKWORM_DATABASE_URL="$pgurl/$db?sslmode=disable" BOOKWORM_ADDR="127.0.0.1:$port" \
-  "$work/bookworm" --seed --seed-books 10000 --log-level warn 2>"$work/server.log" &
+# Rate limits off: wrk is one anonymous caller far over any per-caller budget.
+export BOOKWORM_DATABASE_URL="$pgurl/$db?sslmode=disable" BOOKWORM_ADDR="127.0.0.1:$port" \
+  BOOKWORM_DEV_KEY_FILE="$work/dev-signing-key.pem" BOOKWORM_RATE_LIMIT=false
+"$work/bookworm" --seed --seed-books 10000 --log-level warn 2>"$work/server.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.5; done
@@ -31,5 +33,6 @@ run() { # name threads conns script
 IDS="$work/ids" wrk -t2 -c32 -d5s -s bench/getbook.lua "$url" >/dev/null
 run "health check (ceiling)" 2 32 health.lua
 run "GetBook" 2 32 getbook.lua
+TOKEN=$("$work/bookworm" dev-token --sub bench-user --role user) run "GetBook with a bearer token" 2 32 getbook.lua
 run "SearchBooks" 2 8 search.lua
 echo "server peak RSS (VmHWM): $(awk '/VmHWM/{print $2, $3}' /proc/$pid/status)"

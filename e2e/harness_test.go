@@ -93,7 +93,13 @@ func run(m *testing.M) (code int) {
 		fmt.Fprintln(os.Stderr, "e2e: building cmd/server:", err)
 		return 1
 	}
-	s, err := startServer(ctx, bin, dbURL, filepath.Join(tmp, "server.log"))
+	authEnv, stopIssuer, err := setUpAuth(bin, dbURL, tmp)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer stopIssuer()
+	s, err := startServer(ctx, bin, dbURL, filepath.Join(tmp, "server.log"), authEnv...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: starting the server:", err)
 		if s != nil {
@@ -242,9 +248,10 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-// startServer runs bin against dbURL and waits until /readyz answers 200.
-// On error the returned server, when not nil, has logs worth printing.
-func startServer(ctx context.Context, bin, dbURL, logPath string) (*server, error) {
+// startServer runs bin against dbURL, with env added to its environment, and
+// waits until /readyz answers 200. On error the returned server, when not
+// nil, has logs worth printing.
+func startServer(ctx context.Context, bin, dbURL, logPath string, env ...string) (*server, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -258,6 +265,7 @@ func startServer(ctx context.Context, bin, dbURL, logPath string) (*server, erro
 		"BOOKWORM_ADDR="+addr,
 		"BOOKWORM_DATABASE_URL="+dbURL,
 	)
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	if err := cmd.Start(); err != nil {

@@ -29,6 +29,8 @@ type config struct {
 	CacheEntries    int
 	ShutdownTimeout time.Duration
 	LogLevel        string
+	// Auth is identity and access: the OIDC issuer, rate limits, CORS.
+	Auth authConfig
 }
 
 // envPrefix starts every environment variable the server reads.
@@ -90,6 +92,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	integer(&c.CacheEntries, "cache-entries", 100000, "books kept in the in-memory read cache")
 	duration(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long shutdown waits for requests in flight")
 	str(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	var corsOrigins string
+	authFlags(&c.Auth, str, boolean, integer, duration, &corsOrigins)
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -98,6 +102,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	c.MaxRequestBytes = int64(maxRequestKiB) * 1024
 	problems = append(problems, c.validate()...)
+	problems = append(problems, c.Auth.finish(c, corsOrigins)...)
 	if err := errors.Join(problems...); err != nil {
 		return config{}, fmt.Errorf("invalid configuration:\n%w", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bookworm-store/bookworm/internal/adapters/auth"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
 	"github.com/bookworm-store/bookworm/internal/adapters/rpc"
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
@@ -35,6 +36,9 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "serve" {
 		args = args[1:]
+	}
+	if len(args) > 0 && args[0] == "dev-token" {
+		return runDevToken(args[1:], osGetenv, stdout, stderr)
 	}
 	cfg, err := parseConfig(args, osGetenv, stderr)
 	if err != nil {
@@ -54,6 +58,10 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 
 func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 	log := newLogger(stderr, cfg.LogLevel)
+	authn, err := newAuth(ctx, cfg.Auth, log)
+	if err != nil {
+		return fmt.Errorf("auth: %w", err)
+	}
 
 	pool, err := postgres.Connect(ctx, cfg.DatabaseURL, log)
 	if err != nil {
@@ -81,15 +89,19 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 	routes, err := rpc.NewRoutes(rpc.Options{
 		Log:             log,
 		Catalog:         catalogSvc,
+		Interceptors:    authn.interceptors,
 		MaxRequestBytes: cfg.MaxRequestBytes,
 		Dependencies:    map[string]rpc.Pinger{"postgres": rpc.PingFunc(pool.Ping)},
 	})
 	if err != nil {
 		return err
 	}
+	if authn.dev != nil {
+		routes.Handle(auth.DevIssuerPath+"/", authn.dev.Handler())
+	}
 
 	srv := &http.Server{
-		Handler:           routes.Handler(cfg.MaxRequestBytes),
+		Handler:           auth.CORS(routes.Handler(cfg.MaxRequestBytes), cfg.Auth.CORSOrigins),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
