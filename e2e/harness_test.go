@@ -266,6 +266,9 @@ func startServer(ctx context.Context, bin, dbURL, logPath string, env ...string)
 		"BOOKWORM_DATABASE_URL="+dbURL,
 	)
 	cmd.Env = append(cmd.Env, env...)
+	// Files the server writes relative to its working directory (the
+	// development issuer's key, say) land in the run's temporary directory.
+	cmd.Dir = filepath.Dir(logPath)
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	if err := cmd.Start(); err != nil {
