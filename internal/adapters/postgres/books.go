@@ -300,10 +300,7 @@ func (s *Books) ListBooks(ctx context.Context, q catalog.ListBooksQuery) (catalo
 	if !ok {
 		return catalog.BookPage{}, failure.Invalid("order_by", "unknown order")
 	}
-	fp := newFingerprint("books")
-	fp.add(strconv.Itoa(int(q.Order)), strconv.FormatBool(q.Descending))
-	fp.addFilter(q.Filter)
-	query := fp.sum()
+	query := listFingerprint(q).sum()
 	cur, after, err := decodeCursor(q.PageToken, query)
 	if err != nil {
 		return catalog.BookPage{}, err
@@ -374,78 +371,6 @@ func (s *Books) ListBooks(ctx context.Context, q catalog.ListBooksQuery) (catalo
 	}
 	if err := rows.Err(); err != nil {
 		return catalog.BookPage{}, translate(ctx, err, "books")
-	}
-	return page, nil
-}
-
-// Search ranking. A book matches when its full-text document matches the
-// query or when the query is close (by trigrams: pg_trgm's word_similarity
-// and its <% operator, from trigramThreshold up) to words of its title and
-// author names, which catches typos and queries made only of stop words.
-// Relevance is the cover density rank with weights D 0.1, C 0.2, B 0.4,
-// A 1.0 (so a title match outranks a description match), plus the trigram
-// similarity scaled down so that it orders typo matches and breaks ties
-// without overturning full-text ranking.
-const (
-	searchRank = `(ts_rank_cd('{0.1, 0.2, 0.4, 1.0}', b.search, q.tsq)::float8
-		+ 0.25 * word_similarity(q.text, b.search_text)::float8)`
-	searchMatch = `(b.search @@ q.tsq OR q.text <% b.search_text)`
-)
-
-// SearchBooks returns one page of live books matching q.Query, most
-// relevant first, ties broken by id (descending, so newer first).
-func (s *Books) SearchBooks(ctx context.Context, q catalog.SearchBooksQuery) (catalog.SearchPage, error) {
-	fp := newFingerprint("search")
-	fp.add(q.Query)
-	fp.addFilter(q.Filter)
-	query := fp.sum()
-	cur, after, err := decodeCursor(q.PageToken, query)
-	if err != nil {
-		return catalog.SearchPage{}, err
-	}
-
-	a := args{q.Query}
-	where := filterSQL(q.Filter, &a)
-	where = append(where, searchMatch)
-	keyset := ""
-	if after {
-		keyset = "WHERE (h.relevance, h.id) < (" + a.add(cur.Float) + ", " + a.add(cur.ID) + "::uuid)"
-	}
-	sql := `WITH q AS (SELECT websearch_to_tsquery('english', $1::text) AS tsq, $1::text AS text),
-		hits AS (
-			SELECT ` + bookRowColumns + `, ` + searchRank + ` AS relevance
-			  FROM books b, q
-			 WHERE ` + strings.Join(where, " AND ") + `
-		)
-		SELECT ` + bookColumns + `, b.relevance
-		FROM (SELECT * FROM hits h ` + keyset + ` ORDER BY h.relevance DESC, h.id DESC LIMIT ` + a.add(q.PageSize+1) + `) b` +
-		bookJoins + `
-		ORDER BY b.relevance DESC, b.id DESC`
-
-	rows, err := s.pool.Query(ctx, sql, a...)
-	if err != nil {
-		return catalog.SearchPage{}, translate(ctx, err, "books")
-	}
-	defer rows.Close()
-	var (
-		page catalog.SearchPage
-		last cursor
-	)
-	for rows.Next() {
-		if len(page.Hits) == q.PageSize {
-			page.NextPageToken = last.encode()
-			break
-		}
-		var rel float64
-		b, err := scanBook(rows, &rel)
-		if err != nil {
-			return catalog.SearchPage{}, translate(ctx, err, "books")
-		}
-		last = cursor{Query: query, Float: rel, ID: b.ID()}
-		page.Hits = append(page.Hits, catalog.SearchHit{Book: b, Relevance: rel})
-	}
-	if err := rows.Err(); err != nil {
-		return catalog.SearchPage{}, translate(ctx, err, "books")
 	}
 	return page, nil
 }

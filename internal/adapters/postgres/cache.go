@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,17 +36,21 @@ func NotifyBookChanged(ctx context.Context, tx pgx.Tx, bookID string) error {
 	return err
 }
 
-// BookCache is catalog.Books with GetBooks served from memory. The catalog
-// is read far more than it is written, so books stay cached until a
-// notification on CatalogChannel says they changed; Run listens for those.
-// Until Run is listening (and whenever its connection is lost) the cache is
-// bypassed, so it never serves a book whose change it could have missed.
-// Writes go to the database and evict the book before they return, so a
+// BookCache is catalog.Books served from memory. The catalog is read far
+// more than it is written, so what was read stays cached until a
+// notification on CatalogChannel says it changed; Run listens for those.
+// GetBooks caches books one by one and a notification evicts the book it
+// names. ListBooks and SearchBooks cache whole pages, and since any change
+// may move a book into or out of any page, every notification drops them
+// all. Until Run is listening (and whenever its connection is lost) the
+// cache is bypassed, so it never serves anything whose change it could have
+// missed. Writes go to the database and evict before they return, so a
 // replica reads its own writes at once; other replicas see them as soon as
 // the notification arrives.
 //
-// The books GetBooks returns are shared between callers: read them, never
-// call Apply on them (UpdateBook hands its closure a private copy).
+// What the cache returns is shared between callers: read the books and the
+// page slices, never change them or call Apply on a book (UpdateBook hands
+// its closure a private copy).
 type BookCache struct {
 	inner      *Books
 	pool       *pgxpool.Pool
@@ -59,22 +64,36 @@ type BookCache struct {
 
 	mu    sync.RWMutex
 	books map[string]*catalog.Book
+	// pages are cached list and search pages by their exact query;
+	// pageBooks counts the books they hold, bounded by maxEntries too.
+	pages     map[string]cachedPage
+	pageBooks int
 	// gen grows with every eviction; a fill that read the database before
 	// an eviction is dropped, since it may hold the evicted state.
 	gen uint64
 }
 
+// cachedPage is a page of ListBooks (list) or of SearchBooks (search).
+type cachedPage struct {
+	list   catalog.BookPage
+	search catalog.SearchPage
+}
+
+func (p cachedPage) size() int { return len(p.list.Books) + len(p.search.Hits) }
+
 var _ catalog.Books = (*BookCache)(nil)
 
 // NewBookCache returns a cache of at most maxEntries books in front of
-// inner (DefaultCacheEntries when maxEntries < 1). It serves from memory
-// only while Run is running.
+// inner (DefaultCacheEntries when maxEntries < 1), and of pages holding at
+// most maxEntries books in all. It serves from memory only while Run is
+// running.
 func NewBookCache(inner *Books, pool *pgxpool.Pool, maxEntries int, log *slog.Logger) *BookCache {
 	if maxEntries < 1 {
 		maxEntries = DefaultCacheEntries
 	}
 	return &BookCache{inner: inner, pool: pool, maxEntries: maxEntries, log: log,
-		books: make(map[string]*catalog.Book, min(maxEntries, 1024))}
+		books: make(map[string]*catalog.Book, min(maxEntries, 1024)),
+		pages: make(map[string]cachedPage)}
 }
 
 // cacheKey returns the canonical (lower-case) form of a UUID, without
@@ -132,7 +151,7 @@ func (c *BookCache) GetBooks(ctx context.Context, ids []string) ([]*catalog.Book
 	return append(out, found...), nil
 }
 
-// evict forgets one book, or every book for AllBooks.
+// evict forgets one book, or every book for AllBooks, and every page.
 func (c *BookCache) evict(id string) {
 	c.mu.Lock()
 	c.gen++
@@ -141,7 +160,42 @@ func (c *BookCache) evict(id string) {
 	} else {
 		delete(c.books, cacheKey(id))
 	}
+	clear(c.pages)
+	c.pageBooks = 0
 	c.mu.Unlock()
+}
+
+// page returns the cached page of key and the generation to fill it at.
+func (c *BookCache) page(key string) (cachedPage, bool, uint64) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	p, ok := c.pages[key]
+	return p, ok, c.gen
+}
+
+// putPage caches p under key unless an eviction happened since gen.
+func (c *BookCache) putPage(key string, gen uint64, p cachedPage) {
+	n := p.size()
+	if n > c.maxEntries {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen || !c.listening.Load() {
+		return
+	}
+	for k, old := range c.pages { // arbitrary victims, as for books
+		if c.pageBooks+n <= c.maxEntries {
+			break
+		}
+		delete(c.pages, k)
+		c.pageBooks -= old.size()
+	}
+	if old, ok := c.pages[key]; ok {
+		c.pageBooks -= old.size()
+	}
+	c.pages[key] = p
+	c.pageBooks += n
 }
 
 // Len returns the number of cached books.
@@ -176,14 +230,45 @@ func (c *BookCache) DeleteBook(ctx context.Context, id string, now time.Time) er
 	return err
 }
 
-// ListBooks reads from the database.
-func (c *BookCache) ListBooks(ctx context.Context, q catalog.ListBooksQuery) (catalog.BookPage, error) {
-	return c.inner.ListBooks(ctx, q)
+// pageKey is the exact query of a page: what its token is bound to, plus
+// the page size and the token.
+func pageKey(f *fingerprint, size int, token string) string {
+	f.add(strconv.Itoa(size), token)
+	return f.String()
 }
 
-// SearchBooks reads from the database.
+// ListBooks returns a cached page or reads it from the database.
+func (c *BookCache) ListBooks(ctx context.Context, q catalog.ListBooksQuery) (catalog.BookPage, error) {
+	if !c.listening.Load() {
+		return c.inner.ListBooks(ctx, q)
+	}
+	key := pageKey(listFingerprint(q), q.PageSize, q.PageToken)
+	p, ok, gen := c.page(key)
+	if ok {
+		return p.list, nil
+	}
+	page, err := c.inner.ListBooks(ctx, q)
+	if err == nil {
+		c.putPage(key, gen, cachedPage{list: page})
+	}
+	return page, err
+}
+
+// SearchBooks returns a cached page or reads it from the database.
 func (c *BookCache) SearchBooks(ctx context.Context, q catalog.SearchBooksQuery) (catalog.SearchPage, error) {
-	return c.inner.SearchBooks(ctx, q)
+	if !c.listening.Load() {
+		return c.inner.SearchBooks(ctx, q)
+	}
+	key := pageKey(searchFingerprint(q), q.PageSize, q.PageToken)
+	p, ok, gen := c.page(key)
+	if ok {
+		return p.search, nil
+	}
+	page, err := c.inner.SearchBooks(ctx, q)
+	if err == nil {
+		c.putPage(key, gen, cachedPage{search: page})
+	}
+	return page, err
 }
 
 // Back-off between attempts to get the listening connection back.

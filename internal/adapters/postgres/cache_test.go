@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
@@ -234,5 +235,127 @@ func TestBookCacheIsBounded(t *testing.T) {
 	got, err := c.GetBooks(f.ctx, ids)
 	if err != nil || len(got) != len(ids) {
 		t.Fatalf("batch: %d books, %v", len(got), err)
+	}
+}
+
+func (c *BookCache) pagedBooks() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.pageBooks
+}
+
+func (c *BookCache) pageCount() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.pages)
+}
+
+// TestBookCachePages checks that list and search pages are cached until any
+// notification, and that a write through the cache shows in them at once.
+func TestBookCachePages(t *testing.T) {
+	pool := newPool(t)
+	c := runCache(t, pool, 100)
+	f := newFixture(t, pool, c)
+	r := f.refs()
+	var ids []string
+	for i := range 3 {
+		ids = append(ids, f.create(f.fields(fmt.Sprintf("Cached Page %d", i), r.cat, r.pub, r.author)).ID())
+	}
+	settle(t, c, f)
+	list := func() []string {
+		t.Helper()
+		page, err := c.ListBooks(f.ctx, catalog.ListBooksQuery{PageSize: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var titles []string
+		for _, b := range page.Books {
+			titles = append(titles, b.Record().Title)
+		}
+		return titles
+	}
+	search := func() []string {
+		t.Helper()
+		page, err := c.SearchBooks(f.ctx, catalog.SearchBooksQuery{Query: "cached page", PageSize: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var titles []string
+		for _, h := range page.Hits {
+			titles = append(titles, h.Book.Record().Title)
+		}
+		return titles
+	}
+	want := []string{"Cached Page 0", "Cached Page 1", "Cached Page 2"}
+	if got := list(); !slices.Equal(got, want) {
+		t.Fatalf("list %v", got)
+	}
+	if got := search(); len(got) != 3 {
+		t.Fatalf("search %v", got)
+	}
+	if c.pagedBooks() != 6 || c.pageCount() != 2 {
+		t.Fatalf("%d pages holding %d books, want 2 and 6", c.pageCount(), c.pagedBooks())
+	}
+
+	f.setTitleBehindTheCache(ids[0], "Cached Page 9")
+	if got := list(); !slices.Equal(got, want) {
+		t.Fatalf("list %v, want the cached page", got)
+	}
+	if got := search(); !slices.Contains(got, "Cached Page 0") {
+		t.Fatalf("search %v, want the cached page", got)
+	}
+	if _, err := pool.Exec(f.ctx, `SELECT pg_notify($1, $2)`, CatalogChannel, ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	// A notification about any book drops every page.
+	eventually(t, "the pages are dropped", func() bool { return slices.Contains(list(), "Cached Page 9") })
+	eventually(t, "the search page is dropped", func() bool { return slices.Contains(search(), "Cached Page 9") })
+
+	// A write through the cache shows in the next page at once.
+	list()
+	f.create(f.fields("Cached Page 3", r.cat, r.pub, r.author))
+	if got := list(); len(got) != 4 {
+		t.Fatalf("list after create %v", got)
+	}
+}
+
+func TestBookCachePagesAreBounded(t *testing.T) {
+	pool := newPool(t)
+	c := runCache(t, pool, 5)
+	f := newFixture(t, pool, c)
+	r := f.refs()
+	for i := range 12 {
+		f.create(f.fields(fmt.Sprintf("Bounded Page %02d", i), r.cat, r.pub, r.author))
+	}
+	settle(t, c, f)
+	q := catalog.ListBooksQuery{PageSize: 3}
+	for round := range 2 {
+		q.PageToken = ""
+		seen := 0
+		for {
+			page, err := c.ListBooks(f.ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen += len(page.Books)
+			if n := c.pagedBooks(); n > 5 {
+				t.Fatalf("pages hold %d books, bound is 5", n)
+			}
+			if page.NextPageToken == "" {
+				break
+			}
+			q.PageToken = page.NextPageToken
+		}
+		if seen != 12 {
+			t.Fatalf("round %d: %d books listed", round, seen)
+		}
+	}
+	// A page bigger than the bound is served, not cached.
+	q = catalog.ListBooksQuery{PageSize: 10}
+	if page, err := c.ListBooks(f.ctx, q); err != nil || len(page.Books) != 10 {
+		t.Fatalf("big page: %d books, %v", len(page.Books), err)
+	}
+	if n := c.pagedBooks(); n > 5 {
+		t.Fatalf("pages hold %d books", n)
 	}
 }

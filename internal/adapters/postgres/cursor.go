@@ -25,6 +25,8 @@ type cursor struct {
 	Int   int64   `json:"n,omitempty"`
 	Float float64 `json:"f,omitempty"`
 	ID    string  `json:"i"`
+	// Mode is how a search matched (searchWords, searchTrigrams).
+	Mode int `json:"m,omitempty"`
 }
 
 // encode returns the token: base64url of the JSON. JSON writes a float64
@@ -90,6 +92,25 @@ func (f *fingerprint) addFilter(flt catalog.BookFilter) {
 	f.addIDs(flt.AuthorIDs)
 	f.add(flt.MinPrice.String(), flt.MaxPrice.String(), strconv.FormatBool(flt.InStockOnly))
 }
+
+// listFingerprint covers what a ListBooks page token is bound to.
+func listFingerprint(q catalog.ListBooksQuery) *fingerprint {
+	f := newFingerprint("books")
+	f.add(strconv.Itoa(int(q.Order)), strconv.FormatBool(q.Descending))
+	f.addFilter(q.Filter)
+	return f
+}
+
+// searchFingerprint covers what a SearchBooks page token is bound to.
+func searchFingerprint(q catalog.SearchBooksQuery) *fingerprint {
+	f := newFingerprint("search")
+	f.add(q.Query)
+	f.addFilter(q.Filter)
+	return f
+}
+
+// String returns the fingerprinted parts, an exact key for maps.
+func (f *fingerprint) String() string { return f.b.String() }
 
 func (f *fingerprint) sum() uint64 {
 	h := fnv.New64a()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,14 +22,32 @@ type fixture struct {
 	pool     *pgxpool.Pool
 	books    catalog.Books
 	entities *Entities
-	clock    time.Time
-	seq      int
+
+	mu    sync.Mutex // for concurrent tests
+	clock time.Time
+	seq   int
 }
 
 // now returns a distinct, growing instant for each call.
 func (f *fixture) now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.clock = f.clock.Add(time.Second)
 	return f.clock
+}
+
+// lastNow returns what now last returned.
+func (f *fixture) lastNow() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.clock
+}
+
+func (f *fixture) next() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.seq++
+	return f.seq
 }
 
 func newFixture(t testing.TB, pool *pgxpool.Pool, books catalog.Books) *fixture {
@@ -65,8 +84,7 @@ func mustMoney(t testing.TB, currency string, minor int64) money.Money {
 
 // isbn returns a valid ISBN-13 that no other call of the test returns.
 func (f *fixture) isbn() string {
-	f.seq++
-	s := fmt.Sprintf("979%09d", f.seq)
+	s := fmt.Sprintf("979%09d", f.next())
 	sum := 0
 	for i := range 12 {
 		n := int(s[i] - '0')
@@ -135,11 +153,11 @@ type refs struct{ cat, pub, author string }
 
 func (f *fixture) refs() refs {
 	f.t.Helper()
-	f.seq++
+	n := f.next()
 	return refs{
-		cat:    f.category(fmt.Sprintf("Category %d", f.seq)),
-		pub:    f.publisher(fmt.Sprintf("Publisher %d", f.seq)),
-		author: f.author(fmt.Sprintf("Author %d", f.seq)),
+		cat:    f.category(fmt.Sprintf("Category %d", n)),
+		pub:    f.publisher(fmt.Sprintf("Publisher %d", n)),
+		author: f.author(fmt.Sprintf("Author %d", n)),
 	}
 }
 

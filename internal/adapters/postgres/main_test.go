@@ -26,6 +26,8 @@ var (
 	testAdmin    *pgx.ConnConfig // the maintenance database
 	templateName string
 	dbCounter    atomic.Int64
+	// cleanups run after all tests, for what outlives one test.
+	cleanups []func()
 )
 
 func testURL() string {
@@ -58,6 +60,11 @@ func runTests(m *testing.M) int {
 	}
 	pool.Close()
 	defer dropDatabase(ctx, templateName)
+	defer func() {
+		for _, c := range cleanups {
+			c()
+		}
+	}()
 	return m.Run()
 }
 

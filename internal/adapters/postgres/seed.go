@@ -157,7 +157,18 @@ func seedBooks(ctx context.Context, tx pgx.Tx, books []*catalog.Book, categories
 		SELECT * FROM unnest($1::uuid[], $2::smallint[], $3::uuid[])`, bookIDs, positions, authorIDs); err != nil {
 		return 0, err
 	}
+	// Fresh statistics, or the planner takes the thousands of new rows for
+	// a handful and the refresh below joins them slowly.
+	if _, err := tx.Exec(ctx, `ANALYZE books, book_authors, authors, categories, publishers`); err != nil {
+		return 0, err
+	}
 	if _, err := tx.Exec(ctx, `SELECT catalog_refresh_book_search($1::uuid[])`, added); err != nil {
+		return 0, err
+	}
+	// Merge the thousands of new search index entries now rather than have
+	// every search scan them (see the migration).
+	if _, err := tx.Exec(ctx, `SELECT gin_clean_pending_list('books_search_idx'::regclass),
+		gin_clean_pending_list('books_search_text_idx'::regclass)`); err != nil {
 		return 0, err
 	}
 	return len(added), nil

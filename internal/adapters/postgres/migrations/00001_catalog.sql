@@ -85,6 +85,9 @@ CREATE INDEX books_rating_idx ON books (rating_avg, id) WHERE delete_time IS NUL
 -- Filters, the live-reference checks of entity deletes, and ON DELETE SET NULL.
 CREATE INDEX books_category_idx ON books (category_id);
 CREATE INDEX books_publisher_idx ON books (publisher_id);
+-- GIN indexes keep new entries in a pending list that searches scan
+-- linearly; a bulk load (Seed) merges it at once with gin_clean_pending_list,
+-- the rare single writes leave it short until autovacuum merges it.
 CREATE INDEX books_search_idx ON books USING gin (search) WHERE delete_time IS NULL;
 CREATE INDEX books_search_text_idx ON books USING gin (search_text gin_trgm_ops) WHERE delete_time IS NULL;
 
