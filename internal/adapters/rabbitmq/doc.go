@@ -1,0 +1,56 @@
+// Package rabbitmq carries BookWorm's events over RabbitMQ with amqp091-go:
+// a publisher with publisher confirms for the outbox relay, consumers that ack
+// only after their handler committed, retries with increasing delay, a
+// dead-letter queue per consumer, and a connection manager that reconnects.
+//
+// # Envelope
+//
+// Every event is a CloudEvents 1.0 message in binary mode: the attributes
+// travel as AMQP headers (ce-specversion "1.0", ce-id, ce-type, ce-source,
+// ce-time as RFC 3339 in UTC, and the W3C traceparent when there is one), the
+// data is the message body, and datacontenttype is the AMQP content-type
+// property (application/protobuf by default, application/json allowed). The
+// AMQP message-id is the ce-id and messages are persistent.
+//
+// # Topology
+//
+// Declared at every (re)connect, idempotently, before the broker reports
+// itself ready (so that no event is published before the queues that want it
+// exist):
+//
+//   - the durable topic exchange Config.Exchange (default "bookworm.events");
+//     the routing key of an event is its ce-type;
+//   - for each QueueConfig: the durable quorum queue "<prefix>.<context>"
+//     (default prefix "bookworm", so "bookworm.catalog"), bound to the
+//     exchange with each of the context's event types;
+//   - one retry queue per delay, "<prefix>.<context>.retry.<delay>" (for
+//     example "bookworm.catalog.retry.5s"): a quorum queue whose message TTL is
+//     the delay and which dead-letters expired messages back to the context's
+//     queue (through the default exchange, so other contexts never see the
+//     retry);
+//   - the dead-letter queue "<prefix>.<context>.dlq".
+//
+// Dead-lettering between these quorum queues uses the at-least-once strategy,
+// so a retried message is not lost when a broker node fails. The context's
+// queue also has a delivery limit (x-delivery-limit) as a safety net: a
+// message whose handler crashes the process again and again, so that it never
+// reaches the retry path, still ends in the dead-letter queue.
+//
+// # Retries
+//
+// When a handler returns an error, the consumer republishes a copy of the
+// message (with the header bookworm-attempts counting the failed attempts and
+// bookworm-error holding the last error) to the retry queue for that attempt,
+// waits for the broker's confirm and only then acks the original. After
+// QueueConfig.MaxAttempts failed attempts the copy goes to the dead-letter
+// queue instead. A malformed message (no ce-type, no ce-id, ...) goes straight
+// to the dead-letter queue. Other messages flow on meanwhile.
+//
+// # Delivery guarantees
+//
+// Delivery is at least once: a message is acked only after its handler
+// returned nil, so a crash, a lost connection or a lost ack means the message
+// is delivered again, and a publish whose confirm was lost is published again
+// by the caller. Handlers make the effects exactly once by recording the event
+// id (an inbox row) in the same transaction as their writes.
+package rabbitmq

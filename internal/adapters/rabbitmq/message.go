@@ -1,0 +1,261 @@
+package rabbitmq
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	amqp "github.com/rabbitmq/amqp091-go"
+	"google.golang.org/protobuf/proto"
+)
+
+// Content types of the event data.
+const (
+	// ContentTypeProtobuf marks data that is a binary protobuf message of
+	// the type named by Message.Type.
+	ContentTypeProtobuf = "application/protobuf"
+	// ContentTypeJSON marks data that is the protobuf JSON form of the
+	// message.
+	ContentTypeJSON = "application/json"
+)
+
+// The AMQP headers of the CloudEvents binary mode and of the retry path.
+const (
+	headerSpecVersion = "ce-specversion"
+	headerID          = "ce-id"
+	headerType        = "ce-type"
+	headerSource      = "ce-source"
+	headerTime        = "ce-time"
+	headerTraceParent = "traceparent"
+	headerTraceState  = "tracestate"
+	// headerAttempts counts the failed handler attempts of a retried or
+	// dead-lettered copy.
+	headerAttempts = "bookworm-attempts"
+	// headerError holds the last handler error (or why the message is
+	// malformed) of a retried or dead-lettered copy.
+	headerError = "bookworm-error"
+
+	specVersion = "1.0"
+	// maxErrorHeader bounds the error text copied into headerError.
+	maxErrorHeader = 1024
+	// maxRoutingKey is AMQP's limit for a routing key (a short string).
+	maxRoutingKey = 255
+)
+
+// ErrInvalidMessage reports a message that cannot be sent or that arrived
+// without the attributes CloudEvents requires.
+var ErrInvalidMessage = errors.New("rabbitmq: invalid message")
+
+// Message is one event in its CloudEvents envelope. Publishers fill it (see
+// NewMessage and NewProtoMessage); consumers receive it with every field as
+// published, Attempt included.
+type Message struct {
+	// ID is the event id (ce-id and the AMQP message-id), a UUIDv7. It is
+	// unique per event; consumers deduplicate on it. Required.
+	ID string
+	// Type is the event type (ce-type and the routing key): the full name
+	// of the protobuf message in Data, for example
+	// "bookworm.rating.v1.ReviewCreated". Required.
+	Type string
+	// Source names the context that produced the event (ce-source), for
+	// example "/bookworm/catalog". Required.
+	Source string
+	// Time is when the event happened (ce-time). Publishing sets it to the
+	// current time when it is zero.
+	Time time.Time
+	// TraceParent is the W3C traceparent of the producing span, carried
+	// through unchanged; empty when there is none.
+	TraceParent string
+	// TraceState is the W3C tracestate that goes with TraceParent, or empty.
+	TraceState string
+	// ContentType is the media type of Data: ContentTypeProtobuf (the
+	// default when empty) or ContentTypeJSON.
+	ContentType string
+	// Data is the serialized event.
+	Data []byte
+	// Attempt numbers the handler attempts of the message: 1 the first
+	// time, 2 after the handler failed once, and so on up to the context's
+	// MaxAttempts. A redelivery after a crash or a lost connection is not a
+	// failed attempt and keeps the number. Publishing ignores it.
+	Attempt int
+}
+
+// NewMessage returns a message with a new UUIDv7 id and the current time, for
+// protobuf data.
+func NewMessage(typ, source string, data []byte) Message {
+	return Message{
+		ID:          uuid.Must(uuid.NewV7()).String(),
+		Type:        typ,
+		Source:      source,
+		Time:        time.Now().UTC(),
+		ContentType: ContentTypeProtobuf,
+		Data:        data,
+	}
+}
+
+// NewProtoMessage returns a message with a new id whose type is the full name
+// of event and whose data is its binary protobuf encoding.
+func NewProtoMessage(source string, event proto.Message) (Message, error) {
+	data, err := proto.Marshal(event)
+	if err != nil {
+		return Message{}, fmt.Errorf("rabbitmq: marshal %s: %w", event.ProtoReflect().Descriptor().FullName(), err)
+	}
+	return NewMessage(string(event.ProtoReflect().Descriptor().FullName()), source, data), nil
+}
+
+// validate checks what publishing needs.
+func (m *Message) validate() error {
+	switch {
+	case m.ID == "":
+		return fmt.Errorf("%w: empty id", ErrInvalidMessage)
+	case m.Type == "":
+		return fmt.Errorf("%w %s: empty type", ErrInvalidMessage, m.ID)
+	case len(m.Type) > maxRoutingKey:
+		return fmt.Errorf("%w %s: type longer than %d bytes", ErrInvalidMessage, m.ID, maxRoutingKey)
+	case m.Source == "":
+		return fmt.Errorf("%w %s: empty source", ErrInvalidMessage, m.ID)
+	}
+	return nil
+}
+
+// publishing encodes m in the CloudEvents AMQP binary mode. m must be valid.
+func (m *Message) publishing(now time.Time) amqp.Publishing {
+	t := m.Time
+	if t.IsZero() {
+		t = now
+	}
+	t = t.UTC()
+	contentType := m.ContentType
+	if contentType == "" {
+		contentType = ContentTypeProtobuf
+	}
+	h := amqp.Table{
+		headerSpecVersion: specVersion,
+		headerID:          m.ID,
+		headerType:        m.Type,
+		headerSource:      m.Source,
+		headerTime:        t.Format(time.RFC3339Nano),
+	}
+	if m.TraceParent != "" {
+		h[headerTraceParent] = m.TraceParent
+	}
+	if m.TraceState != "" {
+		h[headerTraceState] = m.TraceState
+	}
+	return amqp.Publishing{
+		Headers:      h,
+		ContentType:  contentType,
+		DeliveryMode: amqp.Persistent,
+		MessageId:    m.ID,
+		Timestamp:    t,
+		Type:         m.Type,
+		Body:         m.Data,
+	}
+}
+
+// decode reads the CloudEvents envelope of a delivery. It fails with
+// ErrInvalidMessage when a required attribute is missing or malformed.
+func decode(d *amqp.Delivery) (Message, error) {
+	m := Message{
+		ID:          headerString(d.Headers, headerID),
+		Type:        headerString(d.Headers, headerType),
+		Source:      headerString(d.Headers, headerSource),
+		TraceParent: headerString(d.Headers, headerTraceParent),
+		TraceState:  headerString(d.Headers, headerTraceState),
+		ContentType: d.ContentType,
+		Data:        d.Body,
+		Attempt:     headerInt(d.Headers, headerAttempts) + 1,
+	}
+	if v := headerString(d.Headers, headerSpecVersion); v != specVersion {
+		return m, fmt.Errorf("%w: ce-specversion %q, want %q", ErrInvalidMessage, v, specVersion)
+	}
+	switch {
+	case m.ID == "":
+		return m, fmt.Errorf("%w: no ce-id", ErrInvalidMessage)
+	case m.Type == "":
+		return m, fmt.Errorf("%w: no ce-type", ErrInvalidMessage)
+	case m.Source == "":
+		return m, fmt.Errorf("%w: no ce-source", ErrInvalidMessage)
+	}
+	if s := headerString(d.Headers, headerTime); s != "" {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return m, fmt.Errorf("%w: ce-time %q is not RFC 3339", ErrInvalidMessage, s)
+		}
+		m.Time = t.UTC()
+	}
+	return m, nil
+}
+
+// headerString returns a header that holds text, whichever AMQP string type
+// carried it, or "".
+func headerString(h amqp.Table, key string) string {
+	switch v := h[key].(type) {
+	case string:
+		return v
+	case []byte:
+		return string(v)
+	}
+	return ""
+}
+
+// headerInt returns a header that holds a whole number, or 0.
+func headerInt(h amqp.Table, key string) int {
+	switch v := h[key].(type) {
+	case int8:
+		return int(v)
+	case int16:
+		return int(v)
+	case int32:
+		return int(v)
+	case int64:
+		return int(v)
+	case int:
+		return v
+	case uint8:
+		return int(v)
+	case uint16:
+		return int(v)
+	case uint32:
+		return int(v)
+	case string:
+		n, _ := strconv.Atoi(v)
+		return n
+	}
+	return 0
+}
+
+// retryPublishing copies a delivery for the retry queue or the dead-letter
+// queue, recording the failed attempts and the last error. Headers the broker
+// added (x-death, x-delivery-count, ...) are left out.
+func retryPublishing(d *amqp.Delivery, attempts int, cause error) amqp.Publishing {
+	h := make(amqp.Table, len(d.Headers)+2)
+	for k, v := range d.Headers {
+		if strings.HasPrefix(k, "x-") {
+			continue
+		}
+		h[k] = v
+	}
+	h[headerAttempts] = int32(attempts)
+	msg := "unknown error"
+	if cause != nil {
+		msg = cause.Error()
+	}
+	if len(msg) > maxErrorHeader {
+		msg = strings.ToValidUTF8(msg[:maxErrorHeader], "")
+	}
+	h[headerError] = msg
+	return amqp.Publishing{
+		Headers:         h,
+		ContentType:     d.ContentType,
+		ContentEncoding: d.ContentEncoding,
+		DeliveryMode:    amqp.Persistent,
+		MessageId:       d.MessageId,
+		Timestamp:       d.Timestamp,
+		Type:            d.Type,
+		Body:            d.Body,
+	}
+}

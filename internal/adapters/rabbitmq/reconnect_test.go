@@ -1,0 +1,163 @@
+package rabbitmq
+
+import (
+	"context"
+	"errors"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestReconnect loses the connection in several ways while a consumer runs
+// and checks that the broker comes back by itself: publishing works again,
+// the consumer resumes, and every message published before and after the loss
+// is handled.
+func TestReconnect(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		// lose breaks the broker's connection or channel.
+		lose func(t *testing.T, cfg Config, b *Broker, d *cuttableDialer)
+	}{
+		{"broker closes the connection", func(t *testing.T, cfg Config, _ *Broker, _ *cuttableDialer) {
+			closeConnectionsNamed(t, cfg.ConnectionName)
+		}},
+		{"socket cut under the client", func(t *testing.T, _ Config, _ *Broker, d *cuttableDialer) {
+			if d.cut() == 0 {
+				t.Fatal("no socket to cut")
+			}
+		}},
+		{"exchange deleted (publishing channel lost)", func(t *testing.T, cfg Config, b *Broker, _ *cuttableDialer) {
+			if err := adminChannel(t).ExchangeDelete(cfg.Exchange, false, false); err != nil {
+				t.Fatal(err)
+			}
+			// Publishing to the missing exchange closes the publishing
+			// channel; whether this very batch is confirmed is not known.
+			_, _ = b.PublishBatch(context.Background(), testMessages(1))
+		}},
+		{"queue deleted (subscription cancelled)", func(t *testing.T, cfg Config, _ *Broker, _ *cuttableDialer) {
+			if _, err := adminChannel(t).QueueDelete(cfg.QueuePrefix+"."+testContext, false, false, false); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := testConfig(t)
+			d := &cuttableDialer{}
+			b, err := newBroker(cfg, d.dial)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = b.Close() })
+			waitReady(t, b)
+			rec := newRecorder(nil)
+			consume(t, b, rec.handle, ConsumeOptions{})
+			before := testMessages(50)
+			publishAll(t, b, before)
+			eventually(t, "the first messages handled", func() bool { return rec.handled() == len(before) })
+
+			tt.lose(t, cfg, b, d)
+			// The consumer subscribes again by itself (and declares its
+			// queue again when it was deleted).
+			eventually(t, "the consumer subscribed again", func() bool {
+				_, consumers, err := inspectQueue(t, cfg.QueuePrefix+"."+testContext)
+				return err == nil && consumers == 1
+			})
+
+			// Publish until a whole batch is confirmed: while the broker
+			// is down, PublishBatch fails at once and is tried again.
+			after := testMessages(50)
+			eventually(t, "a batch confirmed after the loss", func() bool {
+				confirmed, err := b.PublishBatch(context.Background(), after)
+				if err != nil {
+					if !errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrNotConfirmed) {
+						t.Fatalf("PublishBatch after the loss: %v", err)
+					}
+					return false
+				}
+				return len(confirmed) == len(after)
+			})
+			eventually(t, "the consumer handles messages published after the loss", func() bool {
+				rec.mu.Lock()
+				defer rec.mu.Unlock()
+				for _, m := range after {
+					if rec.count[m.ID] == 0 {
+						return false
+					}
+				}
+				return true
+			})
+		})
+	}
+}
+
+// closeConnectionsNamed makes the broker close the connections with a client
+// name, as an operator (or a broker restart) would.
+func closeConnectionsNamed(t *testing.T, name string) {
+	t.Helper()
+	ctl, err := exec.LookPath("rabbitmqctl")
+	if err != nil {
+		t.Fatalf("this test closes connections with rabbitmqctl, which is not installed: %v", err)
+	}
+	var pids []string
+	eventually(t, "the connection listed by rabbitmqctl", func() bool {
+		out, err := exec.Command(ctl, "list_connections", "pid", "client_properties", "-q", "--no-table-headers").CombinedOutput()
+		if err != nil {
+			t.Fatalf("rabbitmqctl list_connections: %v: %s", err, out)
+		}
+		pids = pids[:0]
+		for line := range strings.Lines(string(out)) {
+			pid, props, ok := strings.Cut(strings.TrimSpace(line), "\t")
+			if ok && strings.Contains(props, `{"connection_name","`+name+`"}`) {
+				pids = append(pids, pid)
+			}
+		}
+		return len(pids) > 0
+	})
+	for _, pid := range pids {
+		if out, err := exec.Command(ctl, "close_connection", pid, "closed by a BookWorm test").CombinedOutput(); err != nil {
+			t.Fatalf("rabbitmqctl close_connection %s: %v: %s", pid, err, out)
+		}
+	}
+}
+
+// TestPublishFailsFastWhileDown points a broker at a port where nothing
+// listens: it is not ready, and publishing fails at once with ErrUnavailable
+// instead of waiting for a connection.
+func TestPublishFailsFastWhileDown(t *testing.T) {
+	t.Parallel()
+	b, err := New(Config{URL: "amqp://guest:guest@127.0.0.1:1/", ReconnectMinDelay: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if b.Ready() {
+		t.Error("Ready with nothing to connect to")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	confirmed, err := b.PublishBatch(ctx, testMessages(3))
+	if !errors.Is(err, ErrUnavailable) {
+		t.Errorf("PublishBatch = %v, want ErrUnavailable", err)
+	}
+	if len(confirmed) != 3 || confirmed[0] || confirmed[1] || confirmed[2] {
+		t.Errorf("confirmed = %v, want three false", confirmed)
+	}
+	short, cancelShort := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancelShort()
+	if err := b.WaitReady(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("WaitReady = %v, want context.DeadlineExceeded", err)
+	}
+	if err := b.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if _, err := b.PublishBatch(ctx, testMessages(1)); !errors.Is(err, ErrClosed) {
+		t.Errorf("PublishBatch after Close = %v, want ErrClosed", err)
+	}
+	if _, err := b.Consume(ctx, testContext, func(context.Context, Message) error { return nil }, ConsumeOptions{}); err == nil {
+		t.Error("Consume of an undeclared context succeeded")
+	}
+}
