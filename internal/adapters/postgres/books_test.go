@@ -675,6 +675,21 @@ func testSearchTypos(t *testing.T, f *fixture) {
 	if ids := f.searchIDs("xylophone"); len(ids) != 0 {
 		t.Errorf("search for an absent word found %v", ids)
 	}
+	// The lexicon corrects each word of a longer query.
+	history := f.create(f.fields("A History of Lanterns", r.cat, r.pub, r.author)).ID()
+	if ids := f.searchIDs("histroy lantrens"); len(ids) == 0 || ids[0] != history {
+		t.Errorf("search %q = %v, want %s first", "histroy lantrens", ids, history)
+	}
+	// Exclusions hold for corrected words too.
+	if ids := f.searchIDs("dragn -garden"); slices.Contains(ids, dragon) {
+		t.Errorf("dragn -garden = %v", ids)
+	}
+	// Whatever people type, search answers (possibly with nothing).
+	for _, q := range []string{"-", `"`, "!!!", "a & b | !c", "((", "'", ":*", "dragon:*", "ʼʼʼ donʼt", "<->", `\`, "or", "-dragon"} {
+		if _, err := f.books.SearchBooks(f.ctx, catalog.SearchBooksQuery{Query: q, PageSize: 5}); err != nil {
+			t.Errorf("search %q: %v", q, err)
+		}
+	}
 }
 
 func testSearchPages(t *testing.T, f *fixture) {

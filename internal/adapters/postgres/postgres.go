@@ -64,10 +64,11 @@ func Connect(ctx context.Context, databaseURL string, log *slog.Logger) (*pgxpoo
 	return pool, nil
 }
 
-// trigramThreshold is the word similarity (0..1) from which a search query
-// counts as a typo of words in a title or author name. pg_trgm's default,
-// 0.6, misses a swapped or wrong letter in words of six or seven letters
-// ("histroy"); 0.5 catches those and still leaves unrelated words out.
+// trigramThreshold is the word similarity (0..1) from which the trigram
+// fallback of search (searchTrigrams) takes a query to match a title or
+// author name. pg_trgm's default, 0.6, misses a query with a typo in each
+// of two words ("drgaon gardn"); 0.5 catches it and still leaves unrelated
+// titles out.
 const trigramThreshold = "0.5"
 
 // poolConfig parses databaseURL and applies the adapter's defaults.

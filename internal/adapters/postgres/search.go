@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
 )
@@ -37,17 +38,17 @@ const (
 	maxLexiconWords     = 8
 )
 
-// rankWeights weigh the parts of the document for ts_rank_cd, in the order
+// rankWeights weigh the parts of the document for ts_rank, in the order
 // {D, C, B, A}: a title match outranks an author match, and so on.
 const rankWeights = `'{0.1, 0.2, 0.4, 1.0}'`
 
 // searchWordsSQL matches and ranks in searchWords mode. $1 is the query,
 // $2 the words to look up in the lexicon, $3 the exclusions (" & !word").
-// Exact matches rank in (1, 2), corrected ones in [0, 1): ts_rank_cd with
+// Exact matches rank in [1, 2), corrected ones in [0, 1): ts_rank with
 // normalisation 32 is rank/(rank+1).
 const searchWordsSQL = `
 	WITH q AS (
-		SELECT websearch_to_tsquery('english', $1::text) AS exact,
+		SELECT (SELECT websearch_to_tsquery('english', $1::text)) AS exact,
 		       (SELECT to_tsquery('english', string_agg(x.alts, ' & ' ORDER BY x.ord) || $3::text)
 		          FROM (SELECT w.ord, '(' || string_agg(c.word, ' | ') || ')' AS alts
 		                  FROM unnest($2::text[]) WITH ORDINALITY AS w (word, ord)
@@ -65,47 +66,62 @@ const searchWordsSQL = `
 		 WHERE (b.search @@ q.exact OR b.search @@ q.fuzzy) AND `
 
 // searchTrigramsSQL matches and ranks in searchTrigrams mode; $1 is the
-// query.
+// query without its exclusions, $2 the exclusions as a tsquery ("a | b",
+// or "" for none).
 const searchTrigramsSQL = `
-	WITH q AS (SELECT $1::text AS text),
+	WITH q AS (SELECT $1::text AS text, (SELECT to_tsquery('english', $2::text)) AS excluded),
 	hits AS (
 		SELECT ` + bookRowColumns + `, word_similarity(q.text, b.search_text)::float8 AS relevance
 		  FROM books b, q
-		 WHERE q.text <% b.search_text AND `
+		 WHERE q.text <% b.search_text AND NOT b.search @@ q.excluded AND `
 
-// lexiconTerms splits a web search query into the words to correct through
-// the lexicon and the excluded words, as websearch_to_tsquery reads it:
-// "-word" excludes, "or" is an operator, quotes group words. Only runs of
-// letters count, so the terms can be written into a tsquery as they are.
-func lexiconTerms(query string) (words []string, exclusions string) {
-	var excluded []string
+// queryTerms reads a web search query as websearch_to_tsquery does
+// ("-word" excludes, "or" is an operator, quotes group words) and returns
+// the words to correct through the lexicon (three letters or more, at most
+// maxLexiconWords), the excluded words, and the text of what is not
+// excluded. Words are runs of letters only, so they can be written into a
+// tsquery as they are.
+func queryTerms(query string) (words, excluded []string, included string) {
 	seen := map[string]bool{}
-	quoted := false
-	for _, field := range strings.FieldsFunc(query, func(r rune) bool {
-		if r == '"' {
-			quoted = !quoted
-			return true
+	var (
+		token, text      strings.Builder
+		quoted, negative bool
+	)
+	flush := func() {
+		if !negative && token.Len() > 0 {
+			if text.Len() > 0 {
+				text.WriteByte(' ')
+			}
+			text.WriteString(token.String())
 		}
-		return unicode.IsSpace(r)
-	}) {
-		negative := strings.HasPrefix(field, "-")
-		for _, w := range strings.FieldsFunc(strings.ToLower(field), func(r rune) bool { return !unicode.IsLetter(r) }) {
+		for _, w := range strings.FieldsFunc(strings.ToLower(token.String()), func(r rune) bool { return !unicode.IsLetter(r) }) {
 			switch {
 			case negative:
 				excluded = append(excluded, w)
-			case w == "or" || len([]rune(w)) < 3 || seen[w] || len(words) == maxLexiconWords:
+			case w == "or" || utf8.RuneCountInString(w) < 3 || seen[w] || len(words) == maxLexiconWords:
 			default:
 				seen[w] = true
 				words = append(words, w)
 			}
 		}
+		token.Reset()
+		negative = false
 	}
-	var b strings.Builder
-	for _, w := range excluded {
-		b.WriteString(" & !")
-		b.WriteString(w)
+	for _, r := range query {
+		switch {
+		case r == '"':
+			flush()
+			quoted = !quoted
+		case unicode.IsSpace(r):
+			flush()
+		case r == '-' && token.Len() == 0 && !quoted:
+			negative = true
+		default:
+			token.WriteRune(r)
+		}
 	}
-	return words, b.String()
+	flush()
+	return words, excluded, text.String()
 }
 
 // SearchBooks returns one page of live books matching q.Query, most
@@ -135,11 +151,18 @@ func (s *Books) search(ctx context.Context, q catalog.SearchBooksQuery, query ui
 	var sql string
 	switch mode {
 	case searchWords:
-		words, exclusions := lexiconTerms(q.Query)
+		words, excluded, _ := queryTerms(q.Query)
 		a.add(words)
-		a.add(exclusions)
+		var not strings.Builder
+		for _, w := range excluded {
+			not.WriteString(" & !" + w)
+		}
+		a.add(not.String())
 		sql = searchWordsSQL
 	case searchTrigrams:
+		_, excluded, included := queryTerms(q.Query)
+		a[0] = included
+		a.add(strings.Join(excluded, " | "))
 		sql = searchTrigramsSQL
 	default:
 		return catalog.SearchPage{}, errPageToken
