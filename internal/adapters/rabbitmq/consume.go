@@ -20,6 +20,9 @@ const (
 	// forwardTimeout bounds the wait for the confirm of a copy sent to a
 	// retry queue or the dead-letter queue.
 	forwardTimeout = 30 * time.Second
+	// forwardRetryWait is how long a message that could not be moved to a
+	// retry queue or the dead-letter queue is held before it is requeued.
+	forwardRetryWait = time.Second
 )
 
 // errStopping ends the wait for a connection of a consumer that stops.
@@ -310,6 +313,14 @@ func (c *Consumer) forward(d *amqp.Delivery, queue string, attempts int, cause e
 	defer cancel()
 	if err := c.b.publishToQueue(ctx, queue, retryPublishing(d, attempts, cause)); err != nil {
 		c.log.Warn("rabbitmq could not move a message; requeueing it", "message_id", d.MessageId, "to", queue, "error", err)
+		// Wait a little first: the broker is in trouble (reconnecting,
+		// or blocking publishers), and a requeued message comes back at
+		// once, using up the queue's delivery limit.
+		select {
+		case <-c.stopping:
+		case <-c.ctx.Done():
+		case <-time.After(forwardRetryWait):
+		}
 		_ = d.Nack(false, true)
 		return
 	}

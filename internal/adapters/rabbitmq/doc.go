@@ -53,4 +53,8 @@
 // is delivered again, and a publish whose confirm was lost is published again
 // by the caller. Handlers make the effects exactly once by recording the event
 // id (an inbox row) in the same transaction as their writes.
+//
+// The retry and dead-letter queues are declared at every connect and every
+// subscription. Do not delete them while consumers run: a copy sent to a
+// queue that does not exist is unroutable, and the broker drops it.
 package rabbitmq

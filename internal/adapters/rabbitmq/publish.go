@@ -43,6 +43,11 @@ func (b *Broker) Publish(ctx context.Context, msg Message) error {
 // no queue was bound for its type. Declare every consuming context in
 // Config.Queues so that no event is published before its queue exists.
 //
+// ctx bounds the wait for confirms; pass one with a deadline. (It cannot
+// interrupt a send already blocked in the socket, which amqp091 does not
+// allow; the broker announces such blocking with connection.blocked first,
+// and PublishBatch then fails at once.)
+//
 // PublishBatch is safe for concurrent use; concurrent batches share one
 // channel and their confirms do not wait for each other.
 func (b *Broker) PublishBatch(ctx context.Context, msgs []Message) ([]bool, error) {
