@@ -91,6 +91,9 @@ func NewBookCache(inner *Books, pool *pgxpool.Pool, maxEntries int, log *slog.Lo
 	if maxEntries < 1 {
 		maxEntries = DefaultCacheEntries
 	}
+	if log == nil {
+		log = slog.Default()
+	}
 	return &BookCache{inner: inner, pool: pool, maxEntries: maxEntries, log: log,
 		books: make(map[string]*catalog.Book, min(maxEntries, 1024)),
 		pages: make(map[string]cachedPage)}

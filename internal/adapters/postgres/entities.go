@@ -97,10 +97,13 @@ func (s *Entities) CreateEntity(ctx context.Context, e *catalog.Entity) (*catalo
 		cols, vals = cols+", "+t.text, vals+", $6"
 		a = append(a, r.Text)
 	}
-	if _, err := s.pool.Exec(ctx, `INSERT INTO `+t.table+` (`+cols+`) VALUES (`+vals+`)`, a...); err != nil {
+	// Read back what was stored: timestamps lose their nanoseconds.
+	out, err := t.scan(s.pool.QueryRow(ctx, `INSERT INTO `+t.table+` (`+cols+`) VALUES (`+vals+`)
+		RETURNING id::text, name, `+t.textColumn()+`, create_time, update_time, version`, a...))
+	if err != nil {
 		return nil, translate(ctx, err, t.kind.Name+" "+r.ID)
 	}
-	return e, nil
+	return out, nil
 }
 
 // GetEntity returns one entity.
@@ -213,13 +216,16 @@ func (s *Entities) UpdateEntity(ctx context.Context, k catalog.Kind, id string, 
 		if tag.RowsAffected() == 0 {
 			return failure.Conflict("%s %s was changed concurrently; read it again and retry", k.Name, id)
 		}
-		if !renamed {
-			return nil
+		if renamed {
+			if _, err := tx.Exec(ctx, t.refreshBooks, id); err != nil {
+				return err
+			}
+			if err := NotifyBookChanged(ctx, tx, AllBooks); err != nil {
+				return err
+			}
 		}
-		if _, err := tx.Exec(ctx, t.refreshBooks, id); err != nil {
-			return err
-		}
-		return NotifyBookChanged(ctx, tx, AllBooks)
+		out, err = t.get(ctx, tx, id) // as stored
+		return err
 	})
 	switch {
 	case updateErr != nil:

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
 	"github.com/bookworm-store/bookworm/internal/core/failure"
@@ -75,6 +76,20 @@ func testEntityCreateGet(t *testing.T, f *fixture, k catalog.Kind) {
 	}
 	_, err = f.entities.CreateEntity(f.ctx, e)
 	wantIs(t, err, failure.ErrAlreadyExists)
+
+	// What create returns is what get returns, to the nanosecond.
+	odd, err := catalog.NewEntity(k, catalog.NewID(), catalog.EntityFields{Name: "Odd Time"}, time.Unix(1700000000, 123456789))
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, err = f.entities.CreateEntity(f.ctx, odd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = f.entities.GetEntity(f.ctx, k, odd.Record().ID)
+	if err != nil || created.Record() != got.Record() {
+		t.Errorf("created %+v, got %+v (%v)", created.Record(), got.Record(), err)
+	}
 }
 
 func testEntityNotFound(t *testing.T, f *fixture, k catalog.Kind) {
