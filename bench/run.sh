@@ -34,5 +34,6 @@ IDS="$work/ids" wrk -t2 -c32 -d5s -s bench/getbook.lua "$url" >/dev/null
 run "health check (ceiling)" 2 32 health.lua
 run "GetBook" 2 32 getbook.lua
 TOKEN=$("$work/bookworm" dev-token --sub bench-user --role user) run "GetBook with a bearer token" 2 32 getbook.lua
-run "SearchBooks" 2 8 search.lua
+run "SearchBooks, 15 repeated queries (result cache hits)" 2 8 search.lua
+run "SearchBooks, distinct queries (cache misses: Postgres)" 2 8 search_distinct.lua
 echo "server peak RSS (VmHWM): $(awk '/VmHWM/{print $2, $3}' /proc/$pid/status)"

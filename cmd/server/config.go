@@ -89,7 +89,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	str(&c.TLSKey, "tls-key", "", "TLS private key file (PEM)")
 	boolean(&c.AllowPlaintext, "allow-plaintext", false, "allow plaintext (h2c) on a non-loopback address")
 	integer(&maxRequestKiB, "max-request-kib", 1024, "largest request message accepted, in KiB")
-	integer(&c.CacheEntries, "cache-entries", 100000, "books kept in the in-memory read cache")
+	integer(&c.CacheEntries, "cache-entries", 20000, "books (and book references of cached list and search pages) kept in memory")
 	duration(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long shutdown waits for requests in flight")
 	str(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	var corsOrigins string

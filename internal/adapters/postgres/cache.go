@@ -85,7 +85,7 @@ var _ catalog.Books = (*BookCache)(nil)
 
 // NewBookCache returns a cache of at most maxEntries books in front of
 // inner (DefaultCacheEntries when maxEntries < 1), and of pages holding at
-// most maxEntries books in all. It serves from memory only while Run is
+// most a quarter of that in all. It serves from memory only while Run is
 // running.
 func NewBookCache(inner *Books, pool *pgxpool.Pool, maxEntries int, log *slog.Logger) *BookCache {
 	if maxEntries < 1 {
@@ -179,7 +179,7 @@ func (c *BookCache) page(key string) (cachedPage, bool, uint64) {
 // putPage caches p under key unless an eviction happened since gen.
 func (c *BookCache) putPage(key string, gen uint64, p cachedPage) {
 	n := p.size()
-	if n > c.maxEntries {
+	if n > c.pageBudget() {
 		return
 	}
 	c.mu.Lock()
@@ -188,7 +188,7 @@ func (c *BookCache) putPage(key string, gen uint64, p cachedPage) {
 		return
 	}
 	for k, old := range c.pages { // arbitrary victims, as for books
-		if c.pageBooks+n <= c.maxEntries {
+		if c.pageBooks+n <= c.pageBudget() {
 			break
 		}
 		delete(c.pages, k)
@@ -200,6 +200,11 @@ func (c *BookCache) putPage(key string, gen uint64, p cachedPage) {
 	c.pages[key] = p
 	c.pageBooks += n
 }
+
+// pageBudget is how many books the cached pages may hold in all: a quarter
+// of the book budget, since pages hold copies of their books and a busy
+// search front can fill any budget with one-off queries.
+func (c *BookCache) pageBudget() int { return max(c.maxEntries/4, 1) }
 
 // Len returns the number of cached books.
 func (c *BookCache) Len() int {
