@@ -1,0 +1,89 @@
+package rpc
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"connectrpc.com/connect"
+
+	"github.com/bookworm-store/bookworm/internal/core/catalog"
+	catalogv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/catalog/v1"
+	"github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/catalog/v1/catalogv1connect"
+)
+
+
+func TestPanicsBecomeInternalErrors(t *testing.T) {
+	var logs bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	// A service over nil ports panics (nil interface call) when a request
+	// reaches them: the server must answer Internal, log the cause and live on.
+	routes, err := NewRoutes(Options{Log: log, Catalog: catalog.NewService(nil, nil, nil), MaxRequestBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(routes.Handler(1 << 20))
+	defer srv.Close()
+	client := catalogv1connect.NewCatalogServiceClient(srv.Client(), srv.URL)
+	for range 2 { // the second call shows the server survived the first
+		_, err := client.GetBook(t.Context(), connect.NewRequest(&catalogv1.GetBookRequest{Id: catalog.NewID()}))
+		var ce *connect.Error
+		if !errors.As(err, &ce) || ce.Code() != connect.CodeInternal {
+			t.Fatalf("err = %v, want Internal", err)
+		}
+		if ce.Message() != internalMessage || len(ce.Details()) != 0 {
+			t.Fatalf("the client learned more than it should: %q %v", ce.Message(), ce.Details())
+		}
+	}
+	if !strings.Contains(logs.String(), "panic") {
+		t.Fatalf("the panic was not logged: %s", logs.String())
+	}
+}
+
+func TestRequestSizeLimit(t *testing.T) {
+	routes, err := NewRoutes(Options{Log: slog.Default(), Catalog: catalog.NewService(nil, nil, nil), MaxRequestBytes: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(routes.Handler(1024))
+	defer srv.Close()
+	client := catalogv1connect.NewCatalogServiceClient(srv.Client(), srv.URL)
+	_, err = client.SearchBooks(t.Context(), connect.NewRequest(&catalogv1.SearchBooksRequest{Query: strings.Repeat("x", 4096)}))
+	if connect.CodeOf(err) != connect.CodeResourceExhausted {
+		t.Fatalf("err = %v, want ResourceExhausted for an oversized request", err)
+	}
+	res, err := http.Post(srv.URL+"/bookworm.catalog.v1.CatalogService/SearchBooks", "application/json", strings.NewReader(`{"query":"`+strings.Repeat("y", 200_000)+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode == http.StatusOK {
+		t.Fatal("an oversized JSON body was served")
+	}
+}
+
+func TestValidationInterceptor(t *testing.T) {
+	routes, err := NewRoutes(Options{Log: slog.Default(), Catalog: catalog.NewService(nil, nil, nil), MaxRequestBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(routes.Handler(1 << 20))
+	defer srv.Close()
+	client := catalogv1connect.NewCatalogServiceClient(srv.Client(), srv.URL)
+	// The rules of the contract reject these before any port is called (the
+	// nil ports would panic into Internal otherwise).
+	_, err = client.ListBooks(t.Context(), connect.NewRequest(&catalogv1.ListBooksRequest{PageSize: 101, OrderBy: 42}))
+	var ce *connect.Error
+	if !errors.As(err, &ce) || ce.Code() != connect.CodeInvalidArgument {
+		t.Fatalf("err = %v, want InvalidArgument", err)
+	}
+	for _, field := range []string{"page_size", "order_by"} {
+		if !strings.Contains(ce.Message(), field) {
+			t.Errorf("message %q does not name %s", ce.Message(), field)
+		}
+	}
+}
