@@ -16,7 +16,6 @@ import (
 	"github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/catalog/v1/catalogv1connect"
 )
 
-
 func TestPanicsBecomeInternalErrors(t *testing.T) {
 	var logs bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
