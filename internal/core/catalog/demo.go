@@ -214,12 +214,13 @@ func demoTitle(r *rand.Rand) string {
 	case 7:
 		return "Under the " + adj + " " + noun
 	default:
-		return "A " + adj + " " + noun + " in " + place
+		return article(adj) + " " + adj + " " + noun + " in " + place
 	}
 }
 
 func demoDescription(r *rand.Rand) string {
-	s := fmt.Sprintf("A %s %s about %s in %s.", pick(r, demoTones), pick(r, demoForms), pick(r, demoSubjects), pick(r, demoPlaces))
+	tone := pick(r, demoTones)
+	s := fmt.Sprintf("%s %s %s about %s in %s.", article(tone), tone, pick(r, demoForms), pick(r, demoSubjects), pick(r, demoPlaces))
 	if r.IntN(3) > 0 {
 		s += " " + pick(r, demoSecondSentences)
 	}
@@ -312,4 +313,12 @@ var demoBioEndings = []string{
 	"They taught history before turning to writing.",
 	"This is the latest of many award-winning books.",
 	"They divide their time between the city and the mountains.",
+}
+
+// article returns the indefinite article that goes before word.
+func article(word string) string {
+	if word != "" && strings.ContainsRune("AEIOUaeiou", rune(word[0])) {
+		return "An"
+	}
+	return "A"
 }
