@@ -1,0 +1,151 @@
+package rating
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/bookworm-store/bookworm/internal/core/failure"
+	"github.com/bookworm-store/bookworm/internal/core/identity"
+)
+
+// Service holds the Rating use cases. Writes take the caller as an
+// identity.Principal; the transport puts it there after checking the
+// contract's access rule, and the use cases check ownership themselves.
+type Service struct {
+	reviews ReviewStore
+	books   BookChecker
+	now     func() time.Time
+	newID   func() string
+}
+
+// NewService returns the use cases over the given ports. now may be nil for
+// the wall clock.
+func NewService(reviews ReviewStore, books BookChecker, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	// Stores keep microseconds; cutting here keeps what a write returns
+	// equal to what a later read returns.
+	return &Service{reviews: reviews, books: books, now: func() time.Time { return now().UTC().Truncate(time.Microsecond) }, newID: NewID}
+}
+
+// errSignIn is what an anonymous caller gets from a write.
+var errSignIn = fmt.Errorf("%w: sign in required", failure.ErrUnauthenticated)
+
+// notFound is the one answer for a review that is missing or belongs to
+// somebody else, so nobody learns which.
+func notFound(id string) error { return identity.OwnerNotFound("review", id) }
+
+// CreateReview stores the caller's review of bookID. The book must exist
+// and not be deleted (failure.ErrNotFound otherwise); a second review of
+// the same book by the caller is failure.ErrAlreadyExists.
+func (s *Service) CreateReview(ctx context.Context, p identity.Principal, bookID string, fields ReviewFields) (*Review, error) {
+	if !p.Authenticated() {
+		return nil, errSignIn
+	}
+	r, err := NewReview(s.newID(), bookID, p, fields, s.now())
+	if err != nil {
+		return nil, err
+	}
+	ok, err := s.books.BookExists(ctx, r.Record().BookID)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, failure.NotFound("book %s not found", bookID)
+	}
+	return s.reviews.CreateReview(ctx, r)
+}
+
+// UpdateReview sets the fields named in paths of one of the caller's
+// reviews. Another user's review is failure.ErrNotFound, admin or not; when
+// etag is not empty and differs from the review's, it fails with
+// failure.ErrConflict.
+func (s *Service) UpdateReview(ctx context.Context, p identity.Principal, id, etag string, fields ReviewFields, paths []string) (*Review, error) {
+	if !p.Authenticated() {
+		return nil, errSignIn
+	}
+	if !IsID(id) {
+		return nil, failure.Invalid("id", "must be a UUID")
+	}
+	r, err := s.reviews.UpdateReview(ctx, strings.ToLower(id), func(r *Review) error {
+		if !p.Owns(r.UserID()) {
+			return notFound(id)
+		}
+		if etag != "" && etag != r.Etag() {
+			return failure.Conflict("review %s has changed since etag %s", id, etag)
+		}
+		return r.Apply(fields, paths, s.now())
+	})
+	return r, s.hideMissing(err, id)
+}
+
+// DeleteReview removes a review: the caller's own, or anyone's for an admin
+// (a moderation). For anybody else the review is failure.ErrNotFound.
+func (s *Service) DeleteReview(ctx context.Context, p identity.Principal, id string) error {
+	if !p.Authenticated() {
+		return errSignIn
+	}
+	if !IsID(id) {
+		return failure.Invalid("id", "must be a UUID")
+	}
+	err := s.reviews.DeleteReview(ctx, strings.ToLower(id), func(r *Review) error {
+		if !p.MayAct(r.UserID(), identity.RoleAdmin) {
+			return notFound(id)
+		}
+		reason := RemovedByAuthor
+		if !p.Owns(r.UserID()) {
+			reason = RemovedByModerator
+		}
+		return r.Remove(reason, s.now())
+	})
+	return s.hideMissing(err, id)
+}
+
+// hideMissing words a store's not-found like the ownership check's, so a
+// missing review and another user's read the same.
+func (s *Service) hideMissing(err error, id string) error {
+	if err != nil && errors.Is(err, failure.ErrNotFound) {
+		return notFound(id)
+	}
+	return err
+}
+
+// RejectReview removes a review the catalog could not count (its book was
+// deleted before the review reached the catalog). It is the system acting,
+// not a user. A review that is gone already is fine: the author may have
+// deleted it meanwhile, or the rejection is handled a second time.
+func (s *Service) RejectReview(ctx context.Context, id string) error {
+	if !IsID(id) {
+		return failure.Invalid("review_id", "must be a UUID")
+	}
+	err := s.reviews.DeleteReview(ctx, strings.ToLower(id), func(r *Review) error {
+		return r.Remove(RemovedRejected, s.now())
+	})
+	if errors.Is(err, failure.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// ListReviews returns one page of a book's reviews.
+func (s *Service) ListReviews(ctx context.Context, q ListReviewsQuery) (ReviewPage, error) {
+	q, err := q.normalize()
+	if err != nil {
+		return ReviewPage{}, err
+	}
+	q.BookID = strings.ToLower(q.BookID)
+	return s.reviews.ListReviews(ctx, q)
+}
+
+// Summary returns the rating summary of a book: an empty one for a book
+// without reviews, whether the catalog knows it or not.
+func (s *Service) Summary(ctx context.Context, bookID string) (Summary, error) {
+	if !IsID(bookID) {
+		return Summary{}, failure.Invalid("book_id", "must be a UUID")
+	}
+	return s.reviews.Summary(ctx, strings.ToLower(bookID))
+}
