@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -31,6 +32,9 @@ type Options struct {
 	Log *slog.Logger
 	// Catalog is the catalog use cases.
 	Catalog *catalog.Service
+	// OuterInterceptors run first, in order, outside the error interceptor,
+	// so they see the Connect code the client gets (tracing, metrics).
+	OuterInterceptors []connect.Interceptor
 	// Interceptors run inside the error interceptor and outside request
 	// validation, in order (authentication, rate limits, ...).
 	Interceptors []connect.Interceptor
@@ -61,7 +65,8 @@ func NewRoutes(opts Options) (*Routes, error) {
 	if err != nil {
 		return nil, err
 	}
-	interceptors := append([]connect.Interceptor{NewErrorInterceptor(opts.Log)}, opts.Interceptors...)
+	interceptors := append(slices.Clone(opts.OuterInterceptors), NewErrorInterceptor(opts.Log))
+	interceptors = append(interceptors, opts.Interceptors...)
 	interceptors = append(interceptors, validation)
 	handlerOpts := []connect.HandlerOption{
 		connect.WithInterceptors(interceptors...),
