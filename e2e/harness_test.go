@@ -55,10 +55,13 @@ type server struct {
 	// addr is host:port, baseURL is "http://" + addr.
 	addr    string
 	baseURL string
-	logPath string
-	cmd     *exec.Cmd
-	done    chan struct{} // closed when the process has exited
-	waitErr error         // the result of cmd.Wait, valid after done
+	// metricsAddr is where the server serves /metrics: a free port of its
+	// own, so that several servers can run at once.
+	metricsAddr string
+	logPath     string
+	cmd         *exec.Cmd
+	done        chan struct{} // closed when the process has exited
+	waitErr     error         // the result of cmd.Wait, valid after done
 }
 
 // TestMain provisions a database, builds and starts the server, runs the
@@ -257,6 +260,10 @@ func startServer(ctx context.Context, bin, dbURL, logPath string, env ...string)
 	if err != nil {
 		return nil, err
 	}
+	metricsAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -265,6 +272,7 @@ func startServer(ctx context.Context, bin, dbURL, logPath string, env ...string)
 	cmd.Env = append(environWithout("BOOKWORM_"),
 		"BOOKWORM_ADDR="+addr,
 		"BOOKWORM_DATABASE_URL="+dbURL,
+		"BOOKWORM_METRICS_ADDR="+metricsAddr,
 	)
 	cmd.Env = append(cmd.Env, env...)
 	// Files the server writes relative to its working directory (the
@@ -276,10 +284,13 @@ func startServer(ctx context.Context, bin, dbURL, logPath string, env ...string)
 		logFile.Close()
 		return nil, err
 	}
-	s := &server{addr: addr, baseURL: "http://" + addr, logPath: logPath, cmd: cmd, done: make(chan struct{})}
+	s := &server{addr: addr, baseURL: "http://" + addr, metricsAddr: metricsAddr, logPath: logPath, cmd: cmd, done: make(chan struct{})}
 	for _, kv := range env {
 		if strings.HasPrefix(kv, "BOOKWORM_TLS_CERT=") {
 			s.baseURL = "https://" + addr
+		}
+		if v, ok := strings.CutPrefix(kv, "BOOKWORM_METRICS_ADDR="); ok {
+			s.metricsAddr = v
 		}
 	}
 	go func() {

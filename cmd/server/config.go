@@ -31,6 +31,8 @@ type config struct {
 	LogLevel        string
 	// Auth is identity and access: the OIDC issuer, rate limits, CORS.
 	Auth authConfig
+	// Observability is metrics and traces.
+	Observability obsConfig
 }
 
 // envPrefix starts every environment variable the server reads.
@@ -94,6 +96,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	str(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	var corsOrigins string
 	authFlags(&c.Auth, str, boolean, integer, duration, &corsOrigins)
+	var sampleRatio string
+	obsFlags(&c.Observability, str, boolean, &sampleRatio)
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -103,6 +107,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	c.MaxRequestBytes = int64(maxRequestKiB) * 1024
 	problems = append(problems, c.validate()...)
 	problems = append(problems, c.Auth.finish(c, corsOrigins)...)
+	problems = append(problems, c.Observability.finish(c, sampleRatio)...)
 	if err := errors.Join(problems...); err != nil {
 		return config{}, fmt.Errorf("invalid configuration:\n%w", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/bookworm-store/bookworm/internal/adapters/auth"
+	"github.com/bookworm-store/bookworm/internal/adapters/observability"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
 	"github.com/bookworm-store/bookworm/internal/adapters/rpc"
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
@@ -53,7 +54,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func newLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+	return slog.New(observability.NewLogHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})))
 }
 
 func serve(ctx context.Context, cfg config, stderr io.Writer) error {
@@ -62,12 +63,24 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("auth: %w", err)
 	}
+	obs, err := newObservability(ctx, cfg.Observability, cfg.Env, log)
+	if err != nil {
+		return fmt.Errorf("observability: %w", err)
+	}
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		obs.shutdown(flushCtx, log)
+	}()
 
 	pool, err := postgres.Connect(ctx, cfg.DatabaseURL, log)
 	if err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
 	defer pool.Close()
+	if err := obs.register(observability.NewPoolCollector("main", pool)); err != nil {
+		return err
+	}
 
 	if cfg.Seed {
 		res, err := postgres.Seed(ctx, pool, cfg.SeedBooks)
@@ -87,11 +100,12 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 	catalogSvc := catalog.NewService(books, postgres.NewEntities(pool), nil)
 
 	routes, err := rpc.NewRoutes(rpc.Options{
-		Log:             log,
-		Catalog:         catalogSvc,
-		Interceptors:    authn.interceptors,
-		MaxRequestBytes: cfg.MaxRequestBytes,
-		Dependencies:    map[string]rpc.Pinger{"postgres": rpc.PingFunc(pool.Ping)},
+		Log:               log,
+		Catalog:           catalogSvc,
+		OuterInterceptors: obs.interceptors,
+		Interceptors:      authn.interceptors,
+		MaxRequestBytes:   cfg.MaxRequestBytes,
+		Dependencies:      map[string]rpc.Pinger{"postgres": rpc.PingFunc(pool.Ping)},
 	})
 	if err != nil {
 		return err
@@ -124,6 +138,11 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 		srv.Protocols.SetUnencryptedHTTP2(true)
 	}
 
+	stopMetrics, err := obs.serveMetrics(cfg.Observability.MetricsAddr, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics(context.Background()) // on early returns; a no-op after the shutdown below
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
@@ -151,6 +170,9 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
 	err = srv.Shutdown(shutdownCtx)
+	if merr := stopMetrics(shutdownCtx); merr != nil {
+		log.Warn("metrics server shutdown", slog.Any("error", merr))
+	}
 	stopBG()
 	if lerr := <-loops; lerr != nil && !errors.Is(lerr, context.Canceled) {
 		log.Warn("cache listener", slog.Any("error", lerr))
