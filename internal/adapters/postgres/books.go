@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -145,8 +146,10 @@ func (s *Books) CreateBook(ctx context.Context, b *catalog.Book) (*catalog.Book,
 		if err := setAuthors(ctx, tx, r.ID, r.AuthorIDs, false); err != nil {
 			return err
 		}
-		out, err = finishBookWrite(ctx, tx, r.ID)
-		return err
+		if out, err = finishBookWrite(ctx, tx, r.ID); err != nil {
+			return err
+		}
+		return Enqueue(ctx, tx, CatalogSource, bookCreatedEvent(out.Record()))
 	})
 	if err != nil {
 		return nil, translate(ctx, err, "book "+r.ID)
@@ -216,8 +219,10 @@ func (s *Books) UpdateBook(ctx context.Context, id string, update func(*catalog.
 				return err
 			}
 		}
-		out, err = finishBookWrite(ctx, tx, id)
-		return err
+		if out, err = finishBookWrite(ctx, tx, id); err != nil {
+			return err
+		}
+		return Enqueue(ctx, tx, CatalogSource, bookUpdatedEvents(before, out.Record())...)
 	})
 	switch {
 	case updateErr != nil:
@@ -235,15 +240,22 @@ func (s *Books) DeleteBook(ctx context.Context, id string, now time.Time) error 
 		return failure.NotFound("book %s not found", id)
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE books SET delete_time = $2, update_time = $2, version = version + 1
-			WHERE id = $1 AND delete_time IS NULL`, id, now.UTC())
+		var (
+			title   string
+			version int64
+		)
+		err := tx.QueryRow(ctx, `UPDATE books SET delete_time = $2, update_time = $2, version = version + 1
+			WHERE id = $1 AND delete_time IS NULL RETURNING title, version`, id, now.UTC()).Scan(&title, &version)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return failure.NotFound("book %s not found", id)
+		}
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
-			return failure.NotFound("book %s not found", id)
+		if err := NotifyBookChanged(ctx, tx, id); err != nil {
+			return err
 		}
-		return NotifyBookChanged(ctx, tx, id)
+		return Enqueue(ctx, tx, CatalogSource, bookDeletedEvent(id, title, version, now.UTC()))
 	})
 	return translate(ctx, err, "book "+id)
 }
