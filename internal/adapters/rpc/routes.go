@@ -13,7 +13,9 @@ import (
 	"connectrpc.com/grpcreflect"
 
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
+	"github.com/bookworm-store/bookworm/internal/core/rating"
 	"github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/catalog/v1/catalogv1connect"
+	"github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/rating/v1/ratingv1connect"
 )
 
 // Pinger reports whether a dependency is reachable; /readyz asks each one.
@@ -32,6 +34,8 @@ type Options struct {
 	Log *slog.Logger
 	// Catalog is the catalog use cases.
 	Catalog *catalog.Service
+	// Rating is the rating use cases.
+	Rating *rating.Service
 	// OuterInterceptors run first, in order, outside the error interceptor,
 	// so they see the Connect code the client gets (tracing, metrics).
 	OuterInterceptors []connect.Interceptor
@@ -57,7 +61,7 @@ type Routes struct {
 
 // ServiceNames lists the RPC services the server serves (not counting health
 // and reflection).
-var ServiceNames = []string{catalogv1connect.CatalogServiceName}
+var ServiceNames = []string{catalogv1connect.CatalogServiceName, ratingv1connect.RatingServiceName}
 
 // NewRoutes builds every route of the server.
 func NewRoutes(opts Options) (*Routes, error) {
@@ -83,6 +87,7 @@ func NewRoutes(opts Options) (*Routes, error) {
 		log:     opts.Log,
 	}
 	r.mux.Handle(catalogv1connect.NewCatalogServiceHandler(NewCatalogHandler(opts.Catalog), handlerOpts...))
+	r.mux.Handle(ratingv1connect.NewRatingServiceHandler(NewRatingHandler(opts.Rating), handlerOpts...))
 	r.mux.Handle(grpchealth.NewHandler(r.checker))
 	reflector := grpcreflect.NewStaticReflector(append([]string{grpchealth.HealthV1ServiceName}, ServiceNames...)...)
 	r.mux.Handle(grpcreflect.NewHandlerV1(reflector))
