@@ -19,10 +19,12 @@ import (
 	"time"
 
 	"github.com/bookworm-store/bookworm/internal/adapters/auth"
+	"github.com/bookworm-store/bookworm/internal/adapters/inproc"
 	"github.com/bookworm-store/bookworm/internal/adapters/observability"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
 	"github.com/bookworm-store/bookworm/internal/adapters/rpc"
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
+	"github.com/bookworm-store/bookworm/internal/core/rating"
 )
 
 func main() {
@@ -98,10 +100,12 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 	books := postgres.NewBookCache(postgres.NewBooks(pool), pool, cfg.CacheEntries, log)
 	go func() { loops <- books.Run(bg) }()
 	catalogSvc := catalog.NewService(books, postgres.NewEntities(pool), nil)
+	ratingSvc := rating.NewService(postgres.NewReviews(pool), inproc.NewCatalogBooks(catalogSvc), nil)
 
 	routes, err := rpc.NewRoutes(rpc.Options{
 		Log:               log,
 		Catalog:           catalogSvc,
+		Rating:            ratingSvc,
 		OuterInterceptors: obs.interceptors,
 		Interceptors:      authn.interceptors,
 		MaxRequestBytes:   cfg.MaxRequestBytes,
