@@ -33,6 +33,8 @@ type config struct {
 	Auth authConfig
 	// Observability is metrics and traces.
 	Observability obsConfig
+	// Events is the event backbone: RabbitMQ, the outbox relay, the inbox.
+	Events eventsConfig
 }
 
 // envPrefix starts every environment variable the server reads.
@@ -98,6 +100,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	authFlags(&c.Auth, str, boolean, integer, duration, &corsOrigins)
 	var sampleRatio string
 	obsFlags(&c.Observability, str, boolean, &sampleRatio)
+	eventsFlags(&c.Events, str, integer, duration)
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -108,6 +111,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	problems = append(problems, c.validate()...)
 	problems = append(problems, c.Auth.finish(c, corsOrigins)...)
 	problems = append(problems, c.Observability.finish(c, sampleRatio)...)
+	problems = append(problems, c.Events.finish()...)
 	if err := errors.Join(problems...); err != nil {
 		return config{}, fmt.Errorf("invalid configuration:\n%w", err)
 	}

@@ -100,6 +100,19 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 	books := postgres.NewBookCache(postgres.NewBooks(pool), pool, cfg.CacheEntries, log)
 	go func() { loops <- books.Run(bg) }()
 	catalogSvc := catalog.NewService(books, postgres.NewEntities(pool), nil)
+
+	evs, err := startEvents(bg, cfg.Events, eventDeps{pool: pool, log: log}, log)
+	if err != nil {
+		return fmt.Errorf("events: %w", err)
+	}
+	defer func() { // on early returns; a no-op after the shutdown below
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		evs.shutdown(stopCtx)
+	}()
+	if err := obs.register(observability.NewRelayCollector(evs.relay)); err != nil {
+		return err
+	}
 	ratingSvc := rating.NewService(postgres.NewReviews(pool), inproc.NewCatalogBooks(catalogSvc), nil)
 
 	routes, err := rpc.NewRoutes(rpc.Options{
@@ -109,7 +122,10 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 		OuterInterceptors: obs.interceptors,
 		Interceptors:      authn.interceptors,
 		MaxRequestBytes:   cfg.MaxRequestBytes,
-		Dependencies:      map[string]rpc.Pinger{"postgres": rpc.PingFunc(pool.Ping)},
+		Dependencies: map[string]rpc.Pinger{
+			"postgres": rpc.PingFunc(pool.Ping),
+			"rabbitmq": rpc.PingFunc(evs.ping),
+		},
 	})
 	if err != nil {
 		return err
@@ -174,6 +190,9 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
 	err = srv.Shutdown(shutdownCtx)
+	// After the last RPC: the consumers finish, the relay publishes what
+	// the last writes left.
+	evs.shutdown(shutdownCtx)
 	if merr := stopMetrics(shutdownCtx); merr != nil {
 		log.Warn("metrics server shutdown", slog.Any("error", merr))
 	}

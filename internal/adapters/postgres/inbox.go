@@ -8,6 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/bookworm-store/bookworm/internal/adapters/rabbitmq"
 )
 
 // HandleOnce applies an event at most once per consumer: it runs fn inside
@@ -52,6 +54,20 @@ func HandleOnce(ctx context.Context, pool *pgxpool.Pool, consumer, eventID strin
 		return false, fmt.Errorf("inbox: event %s for %s: %w", eventID, consumer, err)
 	}
 	return applied, nil
+}
+
+// InboxHandler returns a rabbitmq.Handler that applies each message at most
+// once for consumer: it continues the producer's trace (ContextWithTraceParent)
+// and runs apply inside HandleOnce, keyed by the message's id, so that a
+// duplicate is acked without calling apply and a failure is retried.
+func InboxHandler(pool *pgxpool.Pool, consumer string, apply func(ctx context.Context, tx pgx.Tx, msg rabbitmq.Message) error) rabbitmq.Handler {
+	return func(ctx context.Context, msg rabbitmq.Message) error {
+		ctx = ContextWithTraceParent(ctx, msg.TraceParent, msg.TraceState)
+		_, err := HandleOnce(ctx, pool, consumer, msg.ID, func(ctx context.Context, tx pgx.Tx) error {
+			return apply(ctx, tx, msg)
+		})
+		return err
+	}
 }
 
 // PruneInbox deletes inbox rows recorded before olderThan, in chunks, and

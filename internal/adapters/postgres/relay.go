@@ -362,6 +362,7 @@ func (r *Relay) claim(ctx context.Context, tx pgx.Tx) ([]int64, []rabbitmq.Messa
 // work is one worker: it relays batches until ctx ends.
 func (r *Relay) work(ctx context.Context) {
 	failures := 0
+	warned := false
 	for ctx.Err() == nil {
 		wake := r.wakeChan() // before the claim, so no notification is missed
 		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.PublishTimeout)
@@ -370,18 +371,25 @@ func (r *Relay) work(ctx context.Context) {
 		if err != nil {
 			failures++
 			notReady := errors.Is(err, errNotReady)
-			if !notReady {
-				r.failedBatchLog(err, failures)
-			} else if failures == 1 {
-				r.log.Warn("outbox relay: waiting for the broker", slog.String("error", err.Error()))
+			switch {
+			case !notReady && failures&(failures-1) == 0: // the 1st, 2nd, 4th, 8th, ...
+				r.log.Warn("outbox relay: batch failed; retrying with back-off",
+					slog.String("error", err.Error()), slog.Int("failed_attempts", failures))
+				warned = true
+			case notReady && failures == notReadyWarnAfter:
+				// Not at once: the broker connects in the background
+				// while the server starts.
+				r.log.Warn("outbox relay: waiting for the broker; events stay in the outbox meanwhile")
+				warned = true
 			}
 			r.pause(ctx, failures, notReady)
 			continue
 		}
-		if failures > 0 {
+		if warned {
 			r.log.Info("outbox relay: publishing again", slog.Int("failed_attempts", failures))
-			failures = 0
+			warned = false
 		}
+		failures = 0
 		if n == r.cfg.BatchSize {
 			continue // backlog: at once
 		}
@@ -395,14 +403,9 @@ func (r *Relay) work(ctx context.Context) {
 	}
 }
 
-// failedBatchLog logs a failed batch, less often as failures pile up (the
-// first, second, fourth, eighth, ...).
-func (r *Relay) failedBatchLog(err error, failures int) {
-	if failures&(failures-1) == 0 {
-		r.log.Warn("outbox relay: batch failed; retrying with back-off",
-			slog.String("error", err.Error()), slog.Int("failed_attempts", failures))
-	}
-}
+// notReadyWarnAfter is after how many looks at a broker that is not ready
+// a worker logs it (a few seconds with the default back-off).
+const notReadyWarnAfter = 6
 
 // pause waits after the failures-th failure in a row: an exponential,
 // jittered back-off. When the broker was not ready it ends early once the

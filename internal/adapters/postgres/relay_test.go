@@ -631,3 +631,89 @@ func TestRelayBatchReportsDatabaseErrors(t *testing.T) {
 		t.Fatalf("RelayBatch with a cancelled context = %v", err)
 	}
 }
+
+func TestRelayToInboxAppliesEachEventOnce(t *testing.T) {
+	pool := newPool(t)
+	ctx := testCtx(t)
+	inboxEffects(t, pool)
+	b := startTestBroker(t, testBrokerConfig(t, deletedType))
+	var calls atomic.Int64
+	traces := make(chan string, 1)
+	h := InboxHandler(pool, "catalog", func(ctx context.Context, tx pgx.Tx, msg rabbitmq.Message) error {
+		calls.Add(1)
+		if tp, _ := traceContext(ctx); tp != "" {
+			select {
+			case traces <- tp:
+			default:
+			}
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO effects VALUES ('catalog', $1, 1)`, msg.ID)
+		return err
+	})
+	var deliveries atomic.Int64
+	counted := func(ctx context.Context, msg rabbitmq.Message) error {
+		err := h(ctx, msg)
+		if err == nil {
+			deliveries.Add(1)
+		}
+		return err
+	}
+	c, err := b.Consume(context.Background(), relayContext, counted, rabbitmq.ConsumeOptions{Concurrency: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Shutdown(context.Background()) })
+	runRelay(t, NewRelay(pool, b, RelayConfig{Logger: discardLog()}))
+
+	tracedCtx := ContextWithTraceParent(ctx, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "")
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Enqueue(tracedCtx, tx, "/bookworm/test", &catalogv1.BookDeleted{BookId: "traced"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	enqueueDeleted(t, ctx, pool, "e", n, 10)
+	effects := func() int {
+		var c int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM effects`).Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	waitFor(t, "every event applied", func() bool { return effects() == n+1 })
+	if tp := <-traces; tp != "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" {
+		t.Fatalf("handler saw trace %q", tp)
+	}
+
+	// The broker delivers every event again: nothing changes.
+	rows, err := pool.Query(ctx, `SELECT event_id::text, type, source, data FROM outbox`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (rabbitmq.Message, error) {
+		var m rabbitmq.Message
+		err := row.Scan(&m.ID, &m.Type, &m.Source, &m.Data)
+		return m, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := calls.Load()
+	pctx, cancel := context.WithTimeout(ctx, relayWait)
+	defer cancel()
+	if _, err := b.PublishBatch(pctx, again); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the duplicates handled", func() bool { return deliveries.Load() >= 2*(n+1) })
+	if calls.Load() != before {
+		t.Fatalf("duplicates applied %d times", calls.Load()-before)
+	}
+	if got := effects(); got != n+1 {
+		t.Fatalf("%d effects after the duplicates, want %d", got, n+1)
+	}
+}

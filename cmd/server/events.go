@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
+	"github.com/bookworm-store/bookworm/internal/adapters/rabbitmq"
+)
+
+// eventsConfig is the event backbone part of the configuration: the broker,
+// the outbox relay and the inbox.
+type eventsConfig struct {
+	AMQPURL string
+	// Exchange and QueuePrefix name the broker's topology; replicas of one
+	// deployment share them, and separate deployments on one broker (test
+	// runs, say) each need their own.
+	Exchange        string
+	QueuePrefix     string
+	OutboxRetention time.Duration
+	InboxRetention  time.Duration
+	RelayWorkers    int
+	RelayBatch      int
+}
+
+// eventsFlags registers the flags of eventsConfig with the helpers of
+// parseConfig.
+func eventsFlags(e *eventsConfig,
+	str func(*string, string, string, string),
+	integer func(*int, string, int, string),
+	duration func(*time.Duration, string, time.Duration, string),
+) {
+	str(&e.AMQPURL, "amqp-url", "amqp://guest:guest@127.0.0.1:5672/", "RabbitMQ URL")
+	str(&e.Exchange, "amqp-exchange", rabbitmq.DefaultExchange, "topic exchange the events are published to")
+	str(&e.QueuePrefix, "amqp-queue-prefix", rabbitmq.DefaultQueuePrefix, "start of the name of every queue (<prefix>.<context>)")
+	duration(&e.OutboxRetention, "outbox-retention", postgres.DefaultOutboxRetention, "how long published events stay in the outbox")
+	duration(&e.InboxRetention, "inbox-retention", 30*24*time.Hour, "how long consumers remember the events they applied (duplicates older than this are applied again); 0 keeps them for ever")
+	integer(&e.RelayWorkers, "relay-workers", postgres.DefaultRelayWorkers, "outbox batches each replica has in flight at once")
+	integer(&e.RelayBatch, "relay-batch", postgres.DefaultRelayBatchSize, "most events in one outbox batch")
+}
+
+// finish validates eventsConfig after parsing.
+func (e *eventsConfig) finish() []error {
+	var errs []error
+	if u, err := url.Parse(e.AMQPURL); err != nil || (u.Scheme != "amqp" && u.Scheme != "amqps") || u.Host == "" {
+		// The parse error may quote the URL, password included.
+		errs = append(errs, errors.New("amqp-url must be an amqp:// or amqps:// URL"))
+	}
+	if e.Exchange == "" || e.QueuePrefix == "" {
+		errs = append(errs, errors.New("amqp-exchange and amqp-queue-prefix must not be empty"))
+	}
+	if e.OutboxRetention <= 0 {
+		errs = append(errs, errors.New("outbox-retention must be positive"))
+	}
+	if e.InboxRetention < 0 {
+		errs = append(errs, errors.New("inbox-retention must not be negative"))
+	}
+	if e.RelayWorkers < 1 || e.RelayWorkers > 64 {
+		errs = append(errs, errors.New("relay-workers must be between 1 and 64"))
+	}
+	if e.RelayBatch < 1 || e.RelayBatch > 10_000 {
+		errs = append(errs, errors.New("relay-batch must be between 1 and 10000"))
+	}
+	return errs
+}
+
+// eventConsumer is one consuming context of the server: the event types its
+// queue (bookworm.<context>) takes, and the handler that applies them.
+// Handlers record what they applied with postgres.HandleOnce (or
+// postgres.InboxHandler), so that redelivered events change nothing.
+type eventConsumer struct {
+	context    string
+	eventTypes []string
+	handler    rabbitmq.Handler
+	options    rabbitmq.ConsumeOptions
+}
+
+// eventDeps is what consumers are built from; add what a new consumer needs.
+type eventDeps struct {
+	pool *pgxpool.Pool
+	log  *slog.Logger
+}
+
+// eventConsumers is the registry of the server's consuming contexts: one
+// entry per context. Their queues are declared at every connect, before
+// anything is published, so that no event is routed before its queue exists.
+func eventConsumers(d eventDeps) []eventConsumer {
+	return []eventConsumer{}
+}
+
+// events is the running event backbone: the broker connection, the outbox
+// relay and the consumers.
+type events struct {
+	log       *slog.Logger
+	broker    *rabbitmq.Broker
+	relay     *postgres.Relay
+	consumers []*rabbitmq.Consumer
+
+	stopRelay context.CancelFunc
+	relayDone chan struct{}
+	stopOnce  sync.Once
+}
+
+// startEvents connects to the broker (in the background: the outbox keeps
+// the events while it is down), starts the relay and the consumers of
+// eventConsumers. ctx bounds the consumers and the relay; stop them with
+// shutdown.
+func startEvents(ctx context.Context, cfg eventsConfig, deps eventDeps, log *slog.Logger) (*events, error) {
+	consumers := eventConsumers(deps)
+	queues := make([]rabbitmq.QueueConfig, 0, len(consumers))
+	for _, c := range consumers {
+		queues = append(queues, rabbitmq.QueueConfig{Context: c.context, EventTypes: c.eventTypes})
+	}
+	host, _ := os.Hostname()
+	broker, err := rabbitmq.New(rabbitmq.Config{
+		URL:            cfg.AMQPURL,
+		ConnectionName: fmt.Sprintf("bookworm %s:%d", host, os.Getpid()),
+		Exchange:       cfg.Exchange,
+		QueuePrefix:    cfg.QueuePrefix,
+		Queues:         queues,
+		Logger:         log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	e := &events{log: log, broker: broker, relayDone: make(chan struct{})}
+	e.relay = postgres.NewRelay(deps.pool, broker, postgres.RelayConfig{
+		BatchSize:      cfg.RelayBatch,
+		Workers:        cfg.RelayWorkers,
+		Retention:      cfg.OutboxRetention,
+		InboxRetention: cfg.InboxRetention,
+		Logger:         log,
+	})
+	relayCtx, stopRelay := context.WithCancel(ctx)
+	e.stopRelay = stopRelay
+	go func() {
+		defer close(e.relayDone)
+		_ = e.relay.Run(relayCtx)
+	}()
+	for _, c := range consumers {
+		cons, err := broker.Consume(ctx, c.context, c.handler, c.options)
+		if err != nil {
+			e.shutdown(context.Background())
+			return nil, fmt.Errorf("consume %s: %w", c.context, err)
+		}
+		e.consumers = append(e.consumers, cons)
+	}
+	log.Info("event backbone started", slog.String("exchange", cfg.Exchange), slog.Int("consumers", len(consumers)))
+	return e, nil
+}
+
+// ping is the broker's readiness for /readyz.
+func (e *events) ping(context.Context) error {
+	if !e.broker.Ready() {
+		return errors.New("rabbitmq: not connected")
+	}
+	return nil
+}
+
+// shutdown stops the backbone gracefully within ctx: the consumers finish
+// the handlers they are running and ack them, the relay finishes its
+// batches in flight and then publishes what the last writes left in the
+// outbox, and the connection closes. What does not fit in ctx stays safe:
+// unacked messages are delivered again, unpublished events wait in the
+// outbox for another replica or the next start.
+func (e *events) shutdown(ctx context.Context) {
+	e.stopOnce.Do(func() {
+		for _, c := range e.consumers {
+			if err := c.Shutdown(ctx); err != nil {
+				e.log.Warn("consumer shutdown", slog.Any("error", err))
+			}
+		}
+		e.stopRelay()
+		<-e.relayDone
+		if e.broker.Ready() {
+			if err := e.relay.Flush(ctx); err != nil {
+				e.log.Warn("outbox not flushed; the events wait for the next relay", slog.Any("error", err))
+			}
+		}
+		_ = e.broker.Close()
+	})
+}
