@@ -93,7 +93,14 @@ type eventDeps struct {
 // entry per context. Their queues are declared at every connect, before
 // anything is published, so that no event is routed before its queue exists.
 func eventConsumers(d eventDeps) []eventConsumer {
-	return []eventConsumer{}
+	// Ratings: the catalog counts reviews into its books; the rating
+	// context removes the reviews the catalog rejects.
+	ratings := postgres.NewCatalogRatings(d.pool, nil)
+	rejections := postgres.NewReviewRejections(d.pool, nil)
+	return []eventConsumer{
+		{context: "catalog", eventTypes: ratings.EventTypes(), handler: ratings.Handle},
+		{context: "rating", eventTypes: rejections.EventTypes(), handler: rejections.Handle},
+	}
 }
 
 // events is the running event backbone: the broker connection, the outbox
