@@ -85,6 +85,7 @@ func run(m *testing.M) (code int) {
 		fmt.Fprintln(os.Stderr, "e2e: database:", err)
 		return 1
 	}
+	defer deleteRunTopology()
 	defer func() {
 		if err := dropDB(); err != nil {
 			fmt.Fprintln(os.Stderr, "e2e: dropping the test database:", err)
@@ -274,6 +275,7 @@ func startServer(ctx context.Context, bin, dbURL, logPath string, env ...string)
 		"BOOKWORM_DATABASE_URL="+dbURL,
 		"BOOKWORM_METRICS_ADDR="+metricsAddr,
 	)
+	cmd.Env = append(cmd.Env, amqpEnv()...)
 	cmd.Env = append(cmd.Env, env...)
 	// Files the server writes relative to its working directory (the
 	// development issuer's key, say) land in the run's temporary directory.

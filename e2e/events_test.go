@@ -1,0 +1,464 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	amqp "github.com/rabbitmq/amqp091-go"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/bookworm-store/bookworm/internal/adapters/rabbitmq"
+	catalogv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/catalog/v1"
+)
+
+// The servers of a run publish to an exchange and declare queues of the
+// run's own on the shared broker (BOOKWORM_TEST_AMQP_URL, or the local
+// one), so that concurrent runs and other suites never see each other's
+// events; the harness deletes them when the run ends.
+
+// eventsWait bounds the waits of the event tests: conditions are polled,
+// a test fails only when one never holds.
+const eventsWait = 90 * time.Second
+
+func amqpTestURL() string {
+	if u := os.Getenv("BOOKWORM_TEST_AMQP_URL"); u != "" {
+		return u
+	}
+	return "amqp://guest:guest@127.0.0.1:5672/"
+}
+
+// runTopology is the prefix of the run's exchange and queues.
+var runTopology = sync.OnceValue(func() string { return "e2e-" + strings.ToLower(token(10)) })
+
+// runExchange is the exchange every server of the run publishes to.
+func runExchange() string { return runTopology() + ".events" }
+
+// amqpEnv points a server at the broker and at the run's topology.
+func amqpEnv() []string {
+	return []string{
+		"BOOKWORM_AMQP_URL=" + amqpTestURL(),
+		"BOOKWORM_AMQP_EXCHANGE=" + runExchange(),
+		"BOOKWORM_AMQP_QUEUE_PREFIX=" + runTopology(),
+	}
+}
+
+// deleteRunTopology deletes the run's queues and exchange. Queues are found
+// with rabbitmqctl; without it only the exchange goes.
+func deleteRunTopology() {
+	if err := deleteQueues(runTopology()); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: deleting the run's queues:", err)
+	}
+	err := withChannel(func(ch *amqp.Channel) error { return ch.ExchangeDelete(runExchange(), false, false) })
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: deleting the run's exchange:", err)
+	}
+}
+
+// withChannel runs fn on a channel of a new connection, dialling again for
+// a while when the broker is not up (an outage test may just have ended).
+func withChannel(fn func(*amqp.Channel) error) error {
+	var conn *amqp.Connection
+	var err error
+	for deadline := time.Now().Add(eventsWait); ; {
+		if conn, err = amqp.Dial(amqpTestURL()); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return err
+	}
+	return fn(ch)
+}
+
+// deleteQueues deletes every queue whose name starts with prefix.
+func deleteQueues(prefix string) error {
+	if _, err := exec.LookPath("rabbitmqctl"); err != nil {
+		return nil
+	}
+	out, err := exec.Command("rabbitmqctl", "list_queues", "name", "-q", "--no-table-headers").Output()
+	if err != nil {
+		return fmt.Errorf("rabbitmqctl list_queues: %w", err)
+	}
+	var names []string
+	for line := range strings.Lines(string(out)) {
+		if name := strings.TrimSpace(line); strings.HasPrefix(name, prefix) {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	return withChannel(func(ch *amqp.Channel) error {
+		for _, name := range names {
+			if _, err := ch.QueueDelete(name, false, false, false); err != nil {
+				return fmt.Errorf("delete queue %s: %w", name, err)
+			}
+		}
+		return nil
+	})
+}
+
+// rabbitmqctl runs rabbitmqctl with args and fails the test when it fails.
+func rabbitmqctl(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("rabbitmqctl", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("rabbitmqctl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// brokerConnections returns the client-given names of the broker's
+// connections ("" for a connection without one).
+func brokerConnections(t *testing.T) []string {
+	t.Helper()
+	out := rabbitmqctl(t, "list_connections", "client_properties", "-q", "--no-table-headers")
+	var names []string
+	for line := range strings.Lines(out) {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		name := ""
+		if _, rest, ok := strings.Cut(line, `{"connection_name","`); ok {
+			name, _, _ = strings.Cut(rest, `"}`)
+		}
+		names = append(names, name)
+	}
+	return names
+}
+
+// stopRabbitMQ stops the broker's application (rabbitmqctl stop_app) and
+// returns a function that starts it again and waits until it is up. The
+// cleanup of t starts it again in any case: other suites share the broker.
+//
+// Other suites that use the broker meanwhile see an outage too, so before it
+// stops the broker this waits (for a while, not for ever) until the only
+// connections left are the ones ours says are this test's.
+func stopRabbitMQ(t *testing.T, ours func(connectionName string) bool) (start func()) {
+	t.Helper()
+	if _, err := exec.LookPath("rabbitmqctl"); err != nil {
+		t.Fatalf("this test stops RabbitMQ with rabbitmqctl, which is not installed: %v", err)
+	}
+	quiet := time.Now().Add(3 * time.Minute)
+	for {
+		var others []string
+		for _, name := range brokerConnections(t) {
+			if !ours(name) {
+				others = append(others, name)
+			}
+		}
+		if len(others) == 0 {
+			break
+		}
+		if time.Now().After(quiet) {
+			t.Logf("stopping RabbitMQ although other clients use it: %q", others)
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var once sync.Once
+	start = func() {
+		once.Do(func() {
+			rabbitmqctl(t, "start_app")
+			rabbitmqctl(t, "await_startup")
+		})
+	}
+	t.Cleanup(start)
+	rabbitmqctl(t, "stop_app")
+	return start
+}
+
+// readyz returns the status of the server's /readyz.
+func readyz(t *testing.T, s *server) int {
+	t.Helper()
+	client := &http.Client{Timeout: 5 * time.Second}
+	res, err := client.Get(s.baseURL + "/readyz")
+	if err != nil {
+		return 0
+	}
+	defer res.Body.Close()
+	_, _ = io.Copy(io.Discard, res.Body)
+	return res.StatusCode
+}
+
+// pollUntil polls cond until it holds, failing the test after eventsWait.
+func pollUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(eventsWait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting until %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// eventKey names one event about one book. The writer changes each book
+// once, so a type and a book name one event.
+type eventKey struct {
+	typ    string
+	bookID string
+}
+
+// eventLog records catalog events, by key, as a consumer got them.
+type eventLog struct {
+	mu  sync.Mutex
+	got map[eventKey]int
+}
+
+func (l *eventLog) handle(_ context.Context, m rabbitmq.Message) error {
+	var k eventKey
+	switch m.Type {
+	case "bookworm.catalog.v1.BookCreated":
+		var e catalogv1.BookCreated
+		if err := proto.Unmarshal(m.Data, &e); err != nil {
+			return err
+		}
+		k = eventKey{m.Type, e.GetBookId()}
+	case "bookworm.catalog.v1.BookUpdated":
+		var e catalogv1.BookUpdated
+		if err := proto.Unmarshal(m.Data, &e); err != nil {
+			return err
+		}
+		k = eventKey{m.Type, e.GetBookId()}
+	default:
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.got[k]++
+	return nil
+}
+
+// missing returns the keys of want that have not arrived.
+func (l *eventLog) missing(want []eventKey) []eventKey {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []eventKey
+	for _, k := range want {
+		if l.got[k] == 0 {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// watchCatalogEvents consumes BookCreated and BookUpdated from the run's
+// exchange through a queue of the test's own, with the broker adapter
+// (which reconnects by itself), until the test ends.
+func watchCatalogEvents(t *testing.T) (*eventLog, string) {
+	t.Helper()
+	prefix := runTopology() + "-watch-" + strings.ToLower(token(6))
+	b, err := rabbitmq.New(rabbitmq.Config{
+		URL:               amqpTestURL(),
+		ConnectionName:    prefix,
+		Exchange:          runExchange(),
+		QueuePrefix:       prefix,
+		ReconnectMinDelay: 50 * time.Millisecond,
+		ReconnectMaxDelay: time.Second,
+		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Queues: []rabbitmq.QueueConfig{{
+			Context:    "catalog-events",
+			EventTypes: []string{"bookworm.catalog.v1.BookCreated", "bookworm.catalog.v1.BookUpdated"},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = b.Close()
+		if err := deleteQueues(prefix); err != nil {
+			t.Errorf("deleting the test's queues: %v", err)
+		}
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), eventsWait)
+	defer cancel()
+	if err := b.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	log := &eventLog{got: map[eventKey]int{}}
+	c, err := b.Consume(context.Background(), "catalog-events", log.handle, rabbitmq.ConsumeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), eventsWait)
+		defer cancel()
+		_ = c.Shutdown(ctx)
+	})
+	return log, prefix
+}
+
+// bookWriter creates and updates books through the API, recording the
+// events each write must cause.
+type bookWriter struct {
+	mu    sync.Mutex
+	want  []eventKey
+	books int
+	err   error
+}
+
+func (w *bookWriter) written() (books int, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.books, w.err
+}
+
+// run writes until stop is closed: a book, then an update of its title
+// (and of its price every other time).
+func (w *bookWriter) run(f *fixture, stop <-chan struct{}) {
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := func() error {
+			res, err := f.c.CreateBook(ctx, connect.NewRequest(&catalogv1.CreateBookRequest{Book: f.bookInput()}))
+			if err != nil {
+				return fmt.Errorf("CreateBook: %w", err)
+			}
+			b := res.Msg.GetBook()
+			w.mu.Lock()
+			w.want = append(w.want, eventKey{"bookworm.catalog.v1.BookCreated", b.GetId()})
+			w.mu.Unlock()
+			in, paths := &catalogv1.BookInput{Title: b.GetTitle() + " (revised)"}, []string{"title"}
+			if i%2 == 0 {
+				in.Price, paths = eur(2999), append(paths, "price")
+			}
+			if _, err := f.c.UpdateBook(ctx, connect.NewRequest(&catalogv1.UpdateBookRequest{
+				Id: b.GetId(), Book: in, UpdateMask: mask(paths...),
+			})); err != nil {
+				return fmt.Errorf("UpdateBook: %w", err)
+			}
+			w.mu.Lock()
+			w.want = append(w.want, eventKey{"bookworm.catalog.v1.BookUpdated", b.GetId()})
+			w.books++
+			w.mu.Unlock()
+			return nil
+		}()
+		cancel()
+		if err != nil {
+			w.mu.Lock()
+			w.err = err
+			w.mu.Unlock()
+			return
+		}
+		time.Sleep(10 * time.Millisecond) // a steady trickle, not a flood
+	}
+}
+
+// TestEventsSurviveABrokerOutage writes books through the server while
+// RabbitMQ's application is stopped and started again: every BookCreated and
+// BookUpdated the writes caused reaches a queue bound to the server's
+// exchange, none lost, and /readyz reports the outage. Not parallel: it
+// stops the broker other tests may use, for a few seconds.
+func TestEventsSurviveABrokerOutage(t *testing.T) {
+	log, watchPrefix := watchCatalogEvents(t)
+	f := newFixture(t, catalogClient(t, connectProto), 1)
+
+	w := &bookWriter{}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.run(f, stop)
+	}()
+	stopWriter := sync.OnceFunc(func() { close(stop); <-done })
+	t.Cleanup(stopWriter)
+	waitBooks := func(what string, n int) {
+		t.Helper()
+		pollUntil(t, what, func() bool {
+			books, err := w.written()
+			if err != nil {
+				t.Fatalf("writer: %v", err)
+			}
+			return books >= n
+		})
+	}
+
+	// Flowing: the first events arrive.
+	waitBooks("the first books written", 5)
+	pollUntil(t, "the first events delivered", func() bool {
+		w.mu.Lock()
+		first := slices.Clone(w.want[:4])
+		w.mu.Unlock()
+		return len(log.missing(first)) == 0
+	})
+
+	// Outage: the server stays up and writes go on; its events wait in
+	// the outbox.
+	serverConn := fmt.Sprintf("bookworm %s:%d", hostname(), srv.cmd.Process.Pid)
+	start := stopRabbitMQ(t, func(name string) bool { return name == serverConn || name == watchPrefix })
+	pollUntil(t, "/readyz reporting the outage", func() bool { return readyz(t, srv) == http.StatusServiceUnavailable })
+	booksAtStop, _ := w.written()
+	waitBooks("books written while RabbitMQ is down", booksAtStop+20)
+	booksDuringOutage, _ := w.written()
+	start()
+
+	pollUntil(t, "/readyz ready again", func() bool { return readyz(t, srv) == http.StatusOK })
+	waitBooks("books written after the restart", booksDuringOutage+10)
+	stopWriter()
+	books, err := w.written()
+	if err != nil {
+		t.Fatalf("writer: %v", err)
+	}
+
+	w.mu.Lock()
+	want := slices.Clone(w.want)
+	w.mu.Unlock()
+	deadline := time.Now().Add(eventsWait)
+	for {
+		missing := log.missing(want)
+		if len(missing) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d events never arrived, for example %+v", len(missing), len(want), missing[0])
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	created, updated, duplicates := 0, 0, 0
+	for k, n := range log.got {
+		duplicates += n - 1
+		switch k.typ {
+		case "bookworm.catalog.v1.BookCreated":
+			created++
+		case "bookworm.catalog.v1.BookUpdated":
+			updated++
+		}
+	}
+	// Other tests of the run may write books meanwhile; only ours count,
+	// and each of ours arrived (checked above).
+	if created < books || updated < books {
+		t.Fatalf("%d BookCreated and %d BookUpdated arrived for %d books written", created, updated, books)
+	}
+	t.Logf("%d books written (%d while RabbitMQ was down): %d events expected, all arrived; %d duplicate deliveries",
+		books, booksDuringOutage-booksAtStop, len(want), duplicates)
+}
+
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
+}
