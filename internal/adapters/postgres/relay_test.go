@@ -620,9 +620,13 @@ func TestRelayCrashedClaimIsReleased(t *testing.T) {
 	if err := conn.Close(ctx); err != nil { // the crash
 		t.Fatal(err)
 	}
-	if err := relay.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
+	// The server ends the dead session's transaction a moment later.
+	waitFor(t, "every event published after the crash", func() bool {
+		if err := relay.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return unpublished(t, pool) == 0
+	})
 	if len(pub.confirmed) != want {
 		t.Fatalf("%d events published after the crash, want %d", len(pub.confirmed), want)
 	}
