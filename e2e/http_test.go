@@ -210,7 +210,9 @@ func TestHTTPJSON(t *testing.T) {
 			t.Errorf("ListBooks over GET = %v", list)
 		}
 		found := get(t, "SearchBooks", mustJSON(t, map[string]any{"query": strings.ToLower(w)})).wantOK(t)
-		if results, _ := found["results"].([]any); len(results) != 1 || str(results[0].(map[string]any), "book", "id") != bookID {
+		// The exact match ranks first; typo tolerance may add near matches
+		// from other tests' random words below it.
+		if results, _ := found["results"].([]any); len(results) == 0 || str(results[0].(map[string]any), "book", "id") != bookID {
 			t.Errorf("SearchBooks over GET = %v", found)
 		}
 		if got := get(t, "GetCategory", mustJSON(t, map[string]any{"id": catID})).wantOK(t); str(got, "category", "name") != catName {

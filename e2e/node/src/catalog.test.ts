@@ -172,7 +172,9 @@ for (const [name, transport] of Object.entries(transports)) {
       assert.equal(listed.nextPageToken, "");
 
       const found = await client.searchBooks({ query: word.toLowerCase() });
-      assert.equal(found.results.length, 1);
+      // The exact match ranks first; typo tolerance may add near matches of
+      // other tests' random words below it.
+      assert.ok(found.results.length >= 1, `search ${word} found nothing`);
       assert.equal(found.results[0].book?.id, book.id);
       assert.ok(found.results[0].relevance > 0);
 
