@@ -16,7 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
+	"github.com/bookworm-store/bookworm/internal/core/id"
 
 	"github.com/bookworm-store/bookworm/internal/core/failure"
 	"github.com/bookworm-store/bookworm/internal/core/identity"
@@ -226,18 +226,11 @@ func (r *Review) Remove(reason RemoveReason, now time.Time) error {
 	return nil
 }
 
-// NewID returns a new UUIDv7: time-ordered, so fresh rows land at the end of
-// their index.
-func NewID() string { return uuid.Must(uuid.NewV7()).String() }
+// NewID returns a new entity id (a UUIDv7).
+func NewID() string { return id.New() }
 
 // IsID reports whether s is a UUID in its canonical text form.
-func IsID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	_, err := uuid.Parse(s)
-	return err == nil
-}
+func IsID(s string) bool { return id.Valid(s) }
 
 // Etag returns the version tag of version.
 func Etag(version int64) string { return strconv.FormatInt(version, 10) }
