@@ -315,20 +315,11 @@ func (c *BookCache) Run(ctx context.Context) error {
 // listen holds one listening connection until it fails or ctx ends.
 // live reports whether it got as far as listening.
 func (c *BookCache) listen(ctx context.Context) (live bool, err error) {
-	cfg := c.pool.Config().ConnConfig.Copy()
-	cfg.RuntimeParams["application_name"] = "bookworm-book-cache"
-	conn, err := pgx.ConnectConfig(ctx, cfg)
+	conn, err := listenConn(ctx, c.pool, "bookworm-book-cache", CatalogChannel)
 	if err != nil {
 		return false, err
 	}
-	defer func() {
-		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-		defer cancel()
-		_ = conn.Close(closeCtx)
-	}()
-	if _, err := conn.Exec(ctx, "LISTEN "+CatalogChannel); err != nil {
-		return false, err
-	}
+	defer closeConn(ctx, conn)
 	// Anything cached before now may have changed unannounced.
 	c.evict(AllBooks)
 	c.listening.Store(true)

@@ -496,20 +496,11 @@ func (r *Relay) listenLoop(ctx context.Context) {
 // listen holds one listening connection until it fails or ctx ends. live
 // reports whether it got as far as listening.
 func (r *Relay) listen(ctx context.Context) (live bool, err error) {
-	cfg := r.pool.Config().ConnConfig.Copy()
-	cfg.RuntimeParams["application_name"] = "bookworm-outbox-relay"
-	conn, err := pgx.ConnectConfig(ctx, cfg)
+	conn, err := listenConn(ctx, r.pool, "bookworm-outbox-relay", OutboxChannel)
 	if err != nil {
 		return false, err
 	}
-	defer func() {
-		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-		defer cancel()
-		_ = conn.Close(closeCtx)
-	}()
-	if _, err := conn.Exec(ctx, "LISTEN "+OutboxChannel); err != nil {
-		return false, err
-	}
+	defer closeConn(ctx, conn)
 	// Events committed while nobody listened wait no longer.
 	r.wake()
 	for {
