@@ -29,6 +29,12 @@ type config struct {
 	CacheEntries    int
 	ShutdownTimeout time.Duration
 	LogLevel        string
+	// Contexts are the bounded contexts this process serves, in registry
+	// order (all by default).
+	Contexts []string
+	// CatalogURL is where the catalog is served when this process does not
+	// serve it and a context here calls it.
+	CatalogURL string
 	// Auth is identity and access: the OIDC issuer, rate limits, CORS.
 	Auth authConfig
 	// Observability is metrics and traces.
@@ -96,18 +102,25 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	integer(&c.CacheEntries, "cache-entries", 20000, "books (and book references of cached list and search pages) kept in memory")
 	duration(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long shutdown waits for requests in flight")
 	str(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	var contextList string
+	str(&contextList, "contexts", strings.Join(contextNames(), ","), "the contexts this process serves, separated by commas")
+	str(&c.CatalogURL, "catalog-url", "", "base URL (http:// for h2c, https://) of the catalog when another process serves it")
 	var corsOrigins string
 	authFlags(&c.Auth, str, boolean, integer, duration, &corsOrigins)
 	var sampleRatio string
 	obsFlags(&c.Observability, str, boolean, &sampleRatio)
 	eventsFlags(&c.Events, str, integer, duration)
-	if err := fs.Parse(args); err != nil {
+	err := fs.Parse(args)
+	if err != nil {
 		return config{}, err
 	}
 	if fs.NArg() > 0 {
 		problems = append(problems, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " ")))
 	}
 	c.MaxRequestBytes = int64(maxRequestKiB) * 1024
+	if c.Contexts, err = parseContexts(contextList); err != nil {
+		problems = append(problems, err)
+	}
 	problems = append(problems, c.validate()...)
 	problems = append(problems, c.Auth.finish(c, corsOrigins)...)
 	problems = append(problems, c.Observability.finish(c, sampleRatio)...)
@@ -150,6 +163,14 @@ func (c config) validate() []error {
 	}
 	if c.CacheEntries < 0 {
 		errs = append(errs, errors.New("cache-entries must not be negative"))
+	}
+	if c.CatalogURL != "" {
+		if u, err := url.Parse(c.CatalogURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, errors.New("catalog-url must be an http:// or https:// URL"))
+		}
+	}
+	if c.Contexts != nil {
+		errs = append(errs, c.validateContexts()...)
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("shutdown-timeout must be positive"))

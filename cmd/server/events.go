@@ -72,8 +72,8 @@ func (e *eventsConfig) finish() []error {
 	return errs
 }
 
-// eventConsumer is one consuming context of the server: the event types its
-// queue (bookworm.<context>) takes, and the handler that applies them.
+// eventConsumer is one consuming context: the event types its queue
+// (<prefix>.<context>) takes, and the handler that applies them.
 // Handlers record what they applied with postgres.HandleOnce (or
 // postgres.InboxHandler), so that redelivered events change nothing.
 type eventConsumer struct {
@@ -81,26 +81,6 @@ type eventConsumer struct {
 	eventTypes []string
 	handler    rabbitmq.Handler
 	options    rabbitmq.ConsumeOptions
-}
-
-// eventDeps is what consumers are built from; add what a new consumer needs.
-type eventDeps struct {
-	pool *pgxpool.Pool
-	log  *slog.Logger
-}
-
-// eventConsumers is the registry of the server's consuming contexts: one
-// entry per context. Their queues are declared at every connect, before
-// anything is published, so that no event is routed before its queue exists.
-func eventConsumers(d eventDeps) []eventConsumer {
-	// Ratings: the catalog counts reviews into its books; the rating
-	// context removes the reviews the catalog rejects.
-	ratings := postgres.NewCatalogRatings(d.pool, nil)
-	rejections := postgres.NewReviewRejections(d.pool, nil)
-	return []eventConsumer{
-		{context: "catalog", eventTypes: ratings.EventTypes(), handler: ratings.Handle},
-		{context: "rating", eventTypes: rejections.EventTypes(), handler: rejections.Handle},
-	}
 }
 
 // events is the running event backbone: the broker connection, the outbox
@@ -117,13 +97,15 @@ type events struct {
 }
 
 // startEvents connects to the broker (in the background: the outbox keeps
-// the events while it is down), starts the relay and the consumers of
-// eventConsumers. ctx bounds the consumers and the relay; stop them with
-// shutdown.
-func startEvents(ctx context.Context, cfg eventsConfig, deps eventDeps, log *slog.Logger) (*events, error) {
-	consumers := eventConsumers(deps)
-	queues := make([]rabbitmq.QueueConfig, 0, len(consumers))
-	for _, c := range consumers {
+// the events while it is down), starts the relay and the consumers. The
+// queues of declared are declared at every connect, before anything is
+// published, so that no event is routed before its queue exists, even
+// when the process consuming it is not up yet; consumers are the queues
+// this process consumes. ctx bounds the consumers and the relay; stop them
+// with shutdown.
+func startEvents(ctx context.Context, cfg eventsConfig, pool *pgxpool.Pool, declared, consumers []eventConsumer, log *slog.Logger) (*events, error) {
+	queues := make([]rabbitmq.QueueConfig, 0, len(declared))
+	for _, c := range declared {
 		queues = append(queues, rabbitmq.QueueConfig{Context: c.context, EventTypes: c.eventTypes})
 	}
 	host, _ := os.Hostname()
@@ -139,7 +121,7 @@ func startEvents(ctx context.Context, cfg eventsConfig, deps eventDeps, log *slo
 		return nil, err
 	}
 	e := &events{log: log, broker: broker, relayDone: make(chan struct{})}
-	e.relay = postgres.NewRelay(deps.pool, broker, postgres.RelayConfig{
+	e.relay = postgres.NewRelay(pool, broker, postgres.RelayConfig{
 		BatchSize:      cfg.RelayBatch,
 		Workers:        cfg.RelayWorkers,
 		Retention:      cfg.OutboxRetention,
@@ -160,7 +142,7 @@ func startEvents(ctx context.Context, cfg eventsConfig, deps eventDeps, log *slo
 		}
 		e.consumers = append(e.consumers, cons)
 	}
-	log.Info("event backbone started", slog.String("exchange", cfg.Exchange), slog.Int("consumers", len(consumers)))
+	log.Info("event backbone started", slog.String("exchange", cfg.Exchange), slog.Int("queues", len(queues)), slog.Int("consumers", len(consumers)))
 	return e, nil
 }
 

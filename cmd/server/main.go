@@ -19,12 +19,9 @@ import (
 	"time"
 
 	"github.com/bookworm-store/bookworm/internal/adapters/auth"
-	"github.com/bookworm-store/bookworm/internal/adapters/inproc"
 	"github.com/bookworm-store/bookworm/internal/adapters/observability"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
 	"github.com/bookworm-store/bookworm/internal/adapters/rpc"
-	"github.com/bookworm-store/bookworm/internal/core/catalog"
-	"github.com/bookworm-store/bookworm/internal/core/rating"
 )
 
 func main() {
@@ -59,6 +56,7 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	return slog.New(observability.NewLogHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})))
 }
 
+// serve runs the server until ctx ends, then shuts it down gracefully.
 func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 	log := newLogger(stderr, cfg.LogLevel)
 	authn, err := newAuth(ctx, cfg.Auth, log)
@@ -74,7 +72,6 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 		defer cancel()
 		obs.shutdown(flushCtx, log)
 	}()
-
 	pool, err := postgres.Connect(ctx, cfg.DatabaseURL, log)
 	if err != nil {
 		return fmt.Errorf("postgres: %w", err)
@@ -84,28 +81,19 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 		return err
 	}
 
-	if cfg.Seed {
-		res, err := postgres.Seed(ctx, pool, cfg.SeedBooks)
-		if err != nil {
-			return fmt.Errorf("seed: %w", err)
-		}
-		log.Info("demo catalog loaded", slog.Any("added", res))
+	ctxs, err := buildContexts(ctx, &infra{cfg: cfg, pool: pool, log: log, obs: obs})
+	if err != nil {
+		return err
 	}
-
-	// Background loops live as long as bg; each has this function as owner.
+	defer ctxs.close()
+	// Background work lives as long as bg, owned by this function.
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
-	loops := make(chan error, 1)
-
-	books := postgres.NewBookCache(postgres.NewBooks(pool), pool, cfg.CacheEntries, log)
-	go func() { loops <- books.Run(bg) }()
-	catalogSvc := catalog.NewService(books, postgres.NewEntities(pool), nil)
-
-	evs, err := startEvents(bg, cfg.Events, eventDeps{pool: pool, log: log}, log)
+	evs, err := startEvents(bg, cfg.Events, pool, ctxs.queues, ctxs.consumers, log)
 	if err != nil {
 		return fmt.Errorf("events: %w", err)
 	}
-	defer func() { // on early returns; a no-op after the shutdown below
+	defer func() { // on early returns; a no-op after the graceful shutdown
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		evs.shutdown(stopCtx)
@@ -113,27 +101,66 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 	if err := obs.register(observability.NewRelayCollector(evs.relay)); err != nil {
 		return err
 	}
-	ratingSvc := rating.NewService(postgres.NewReviews(pool), inproc.NewCatalogBooks(catalogSvc), nil)
+	loops := startLoops(bg, ctxs.loops())
 
+	routes, err := newRoutes(cfg, ctxs, authn, obs, map[string]rpc.Pinger{
+		"postgres": rpc.PingFunc(pool.Ping),
+		"rabbitmq": rpc.PingFunc(evs.ping),
+	}, log)
+	if err != nil {
+		return err
+	}
+	srv, err := newHTTPServer(cfg, routes, log)
+	if err != nil {
+		return err
+	}
+	stopMetrics, err := obs.serveMetrics(cfg.Observability.MetricsAddr, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics(context.Background()) // on early returns; a no-op after the graceful shutdown
+	served, err := listenAndServe(srv, cfg, log)
+	if err != nil {
+		return err
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case err := <-loops.failed:
+		return err
+	}
+	return shutdown(ctx, cfg, shutdownSteps{routes: routes, srv: srv, evs: evs, stopMetrics: stopMetrics, stopBG: stopBG, loops: loops}, log)
+}
+
+// newRoutes mounts the served contexts' services behind the interceptors,
+// with readiness over the dependencies those contexts use.
+func newRoutes(cfg config, ctxs *contexts, authn authSetup, obs obsSetup, pingers map[string]rpc.Pinger, log *slog.Logger) (*rpc.Routes, error) {
+	deps, err := ctxs.dependencies(pingers)
+	if err != nil {
+		return nil, err
+	}
 	routes, err := rpc.NewRoutes(rpc.Options{
 		Log:               log,
-		Catalog:           catalogSvc,
-		Rating:            ratingSvc,
+		Services:          ctxs.services(),
 		OuterInterceptors: obs.interceptors,
 		Interceptors:      authn.interceptors,
 		MaxRequestBytes:   cfg.MaxRequestBytes,
-		Dependencies: map[string]rpc.Pinger{
-			"postgres": rpc.PingFunc(pool.Ping),
-			"rabbitmq": rpc.PingFunc(evs.ping),
-		},
+		Dependencies:      deps,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if authn.dev != nil {
 		routes.Handle(auth.DevIssuerPath+"/", authn.dev.Handler())
 	}
+	return routes, nil
+}
 
+// newHTTPServer is the API's HTTP server: every timeout set, HTTP/1.1 and
+// HTTP/2 (over TLS 1.3, or h2c without TLS).
+func newHTTPServer(cfg config, routes *rpc.Routes, log *slog.Logger) (*http.Server, error) {
 	srv := &http.Server{
 		Handler:           auth.CORS(routes.Handler(cfg.MaxRequestBytes), cfg.Auth.CORSOrigins),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -145,27 +172,26 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: 256},
 		Protocols:         new(http.Protocols),
 	}
-	if cfg.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
-		if err != nil {
-			return fmt.Errorf("tls: %w", err)
-		}
-		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert}}
-		srv.Protocols.SetHTTP1(true)
-		srv.Protocols.SetHTTP2(true)
-	} else {
-		srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetHTTP1(true)
+	if cfg.TLSCert == "" {
 		srv.Protocols.SetUnencryptedHTTP2(true)
+		return srv, nil
 	}
-
-	stopMetrics, err := obs.serveMetrics(cfg.Observability.MetricsAddr, log)
+	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("tls: %w", err)
 	}
-	defer stopMetrics(context.Background()) // on early returns; a no-op after the shutdown below
+	srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert}}
+	srv.Protocols.SetHTTP2(true)
+	return srv, nil
+}
+
+// listenAndServe listens on cfg.Addr and serves srv in the background; the
+// channel gets the error that ends serving.
+func listenAndServe(srv *http.Server, cfg config, log *slog.Logger) (<-chan error, error) {
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	served := make(chan error, 1)
 	go func() {
@@ -175,31 +201,77 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 			served <- srv.Serve(ln)
 		}
 	}()
-	log.Info("serving", slog.String("addr", ln.Addr().String()), slog.Bool("tls", srv.TLSConfig != nil), slog.String("env", cfg.Env))
+	log.Info("serving", slog.String("addr", ln.Addr().String()), slog.Bool("tls", srv.TLSConfig != nil),
+		slog.String("env", cfg.Env), slog.Any("contexts", cfg.Contexts))
+	return served, nil
+}
 
-	select {
-	case <-ctx.Done():
-	case err := <-served:
-		return fmt.Errorf("serve: %w", err)
-	case err := <-loops:
-		return fmt.Errorf("cache listener stopped: %w", err)
+// runningLoops are the contexts' background loops.
+type runningLoops struct {
+	// failed gets the error of the first loop that ends before shutdown.
+	failed chan error
+	done   chan error
+	n      int
+}
+
+// startLoops runs each loop until ctx ends.
+func startLoops(ctx context.Context, loops []loop) *runningLoops {
+	r := &runningLoops{failed: make(chan error, 1), done: make(chan error, len(loops)), n: len(loops)}
+	for _, l := range loops {
+		go func() {
+			err := l.run(ctx)
+			if ctx.Err() == nil {
+				select {
+				case r.failed <- fmt.Errorf("%s stopped: %w", l.name, err):
+				default:
+				}
+			}
+			if err != nil && !errors.Is(err, context.Canceled) {
+				err = fmt.Errorf("%s: %w", l.name, err)
+			} else {
+				err = nil
+			}
+			r.done <- err
+		}()
 	}
+	return r
+}
 
+// wait waits for every loop to end (after their context was cancelled).
+func (r *runningLoops) wait(log *slog.Logger) {
+	for range r.n {
+		if err := <-r.done; err != nil {
+			log.Warn("background loop", slog.Any("error", err))
+		}
+	}
+}
+
+// shutdownSteps is what a graceful shutdown stops, in order.
+type shutdownSteps struct {
+	routes      *rpc.Routes
+	srv         *http.Server
+	evs         *events
+	stopMetrics func(context.Context) error
+	stopBG      context.CancelFunc
+	loops       *runningLoops
+}
+
+// shutdown drains the routes, finishes the requests in flight, then stops
+// the event backbone, the metrics server and the background loops.
+func shutdown(ctx context.Context, cfg config, s shutdownSteps, log *slog.Logger) error {
 	log.Info("shutting down")
-	routes.Drain()
+	s.routes.Drain()
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
-	err = srv.Shutdown(shutdownCtx)
+	err := s.srv.Shutdown(shutdownCtx)
 	// After the last RPC: the consumers finish, the relay publishes what
 	// the last writes left.
-	evs.shutdown(shutdownCtx)
-	if merr := stopMetrics(shutdownCtx); merr != nil {
+	s.evs.shutdown(shutdownCtx)
+	if merr := s.stopMetrics(shutdownCtx); merr != nil {
 		log.Warn("metrics server shutdown", slog.Any("error", merr))
 	}
-	stopBG()
-	if lerr := <-loops; lerr != nil && !errors.Is(lerr, context.Canceled) {
-		log.Warn("cache listener", slog.Any("error", lerr))
-	}
+	s.stopBG()
+	s.loops.wait(log)
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

@@ -26,6 +26,12 @@ func NewCatalogHandler(svc *catalog.Service) *CatalogHandler {
 	return &CatalogHandler{svc: svc}
 }
 
+// CatalogService is the catalog service for Options.Services.
+func CatalogService(svc *catalog.Service) Service {
+	return NewService[catalogv1connect.CatalogServiceHandler](catalogv1connect.CatalogServiceName,
+		catalogv1connect.NewCatalogServiceHandler, NewCatalogHandler(svc))
+}
+
 // CreateBook implements catalogv1connect.CatalogServiceHandler.
 func (h *CatalogHandler) CreateBook(ctx context.Context, req *connect.Request[catalogv1.CreateBookRequest]) (*connect.Response[catalogv1.CreateBookResponse], error) {
 	var v failure.Violations

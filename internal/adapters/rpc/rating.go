@@ -25,6 +25,12 @@ var _ ratingv1connect.RatingServiceHandler = (*RatingHandler)(nil)
 // NewRatingHandler returns the Connect handler of the rating service.
 func NewRatingHandler(svc *rating.Service) *RatingHandler { return &RatingHandler{svc: svc} }
 
+// RatingService is the rating service for Options.Services.
+func RatingService(svc *rating.Service) Service {
+	return NewService[ratingv1connect.RatingServiceHandler](ratingv1connect.RatingServiceName,
+		ratingv1connect.NewRatingServiceHandler, NewRatingHandler(svc))
+}
+
 // caller returns the signed-in caller, or the anonymous Principal.
 func caller(ctx context.Context) identity.Principal {
 	p, _ := identity.FromContext(ctx)

@@ -21,8 +21,7 @@ import (
 // requests with InvalidArgument naming the fields, before the use cases
 // (over nil ports, which would panic into Internal) are reached.
 func TestRatingValidation(t *testing.T) {
-	routes, err := NewRoutes(Options{Log: slog.Default(), Catalog: catalog.NewService(nil, nil, nil),
-		Rating: rating.NewService(nil, nil, nil), MaxRequestBytes: 1 << 20})
+	routes, err := NewRoutes(Options{Log: slog.Default(), MaxRequestBytes: 1 << 20, Services: []Service{RatingService(rating.NewService(nil, nil, nil))}})
 	if err != nil {
 		t.Fatal(err)
 	}

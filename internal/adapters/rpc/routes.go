@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -11,11 +12,6 @@ import (
 	"connectrpc.com/connect"
 	"connectrpc.com/grpchealth"
 	"connectrpc.com/grpcreflect"
-
-	"github.com/bookworm-store/bookworm/internal/core/catalog"
-	"github.com/bookworm-store/bookworm/internal/core/rating"
-	"github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/catalog/v1/catalogv1connect"
-	"github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/rating/v1/ratingv1connect"
 )
 
 // Pinger reports whether a dependency is reachable; /readyz asks each one.
@@ -29,13 +25,35 @@ type PingFunc func(ctx context.Context) error
 // Ping implements Pinger.
 func (f PingFunc) Ping(ctx context.Context) error { return f(ctx) }
 
+// Service is one RPC service the routes mount: its fully qualified name
+// (for gRPC health and reflection) and how to build its handler with the
+// routes' handler options (interceptors, limits, recovery).
+type Service struct {
+	// Name is the service's full name, "bookworm.catalog.v1.CatalogService".
+	Name string
+	// Mount returns the service's path prefix and handler built with opts;
+	// a generated NewXServiceHandler closed over its implementation fits.
+	Mount func(opts ...connect.HandlerOption) (string, http.Handler)
+}
+
+// NewService pairs a generated NewXServiceHandler with its implementation
+// (H is the generated handler interface; Go does not infer it from the
+// implementation's concrete type):
+//
+//	NewService[catalogv1connect.CatalogServiceHandler](catalogv1connect.CatalogServiceName,
+//		catalogv1connect.NewCatalogServiceHandler, NewCatalogHandler(svc))
+func NewService[H any](name string, newHandler func(H, ...connect.HandlerOption) (string, http.Handler), impl H) Service {
+	return Service{Name: name, Mount: func(opts ...connect.HandlerOption) (string, http.Handler) {
+		return newHandler(impl, opts...)
+	}}
+}
+
 // Options configure the routes.
 type Options struct {
 	Log *slog.Logger
-	// Catalog is the catalog use cases.
-	Catalog *catalog.Service
-	// Rating is the rating use cases.
-	Rating *rating.Service
+	// Services are the RPC services to serve, each once; gRPC health and
+	// reflection list exactly these (and health itself).
+	Services []Service
 	// OuterInterceptors run first, in order, outside the error interceptor,
 	// so they see the Connect code the client gets (tracing, metrics).
 	OuterInterceptors []connect.Interceptor
@@ -57,11 +75,8 @@ type Routes struct {
 	draining atomic.Bool
 	deps     map[string]Pinger
 	log      *slog.Logger
+	names    []string
 }
-
-// ServiceNames lists the RPC services the server serves (not counting health
-// and reflection).
-var ServiceNames = []string{catalogv1connect.CatalogServiceName, ratingv1connect.RatingServiceName}
 
 // NewRoutes builds every route of the server.
 func NewRoutes(opts Options) (*Routes, error) {
@@ -80,16 +95,17 @@ func NewRoutes(opts Options) (*Routes, error) {
 			return connect.NewError(connect.CodeInternal, errInternal)
 		}),
 	}
-	r := &Routes{
-		mux:     http.NewServeMux(),
-		checker: grpchealth.NewStaticChecker(ServiceNames...),
-		deps:    opts.Dependencies,
-		log:     opts.Log,
+	r := &Routes{mux: http.NewServeMux(), deps: opts.Dependencies, log: opts.Log}
+	for _, s := range opts.Services {
+		if s.Name == "" || s.Mount == nil || slices.Contains(r.names, s.Name) {
+			return nil, fmt.Errorf("rpc: service %q is unnamed, has no handler or is listed twice", s.Name)
+		}
+		r.names = append(r.names, s.Name)
+		r.mux.Handle(s.Mount(handlerOpts...))
 	}
-	r.mux.Handle(catalogv1connect.NewCatalogServiceHandler(NewCatalogHandler(opts.Catalog), handlerOpts...))
-	r.mux.Handle(ratingv1connect.NewRatingServiceHandler(NewRatingHandler(opts.Rating), handlerOpts...))
+	r.checker = grpchealth.NewStaticChecker(r.names...)
 	r.mux.Handle(grpchealth.NewHandler(r.checker))
-	reflector := grpcreflect.NewStaticReflector(append([]string{grpchealth.HealthV1ServiceName}, ServiceNames...)...)
+	reflector := grpcreflect.NewStaticReflector(append([]string{grpchealth.HealthV1ServiceName}, r.names...)...)
 	r.mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	r.mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
 	r.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -99,6 +115,10 @@ func NewRoutes(opts Options) (*Routes, error) {
 	r.mux.HandleFunc("GET /readyz", r.readyz)
 	return r, nil
 }
+
+// ServiceNames lists the RPC services the routes serve (not counting health
+// and reflection), in the order of Options.Services.
+func (r *Routes) ServiceNames() []string { return slices.Clone(r.names) }
 
 // Handle mounts an extra handler (the development issuer, metrics).
 func (r *Routes) Handle(pattern string, h http.Handler) { r.mux.Handle(pattern, h) }
@@ -112,7 +132,7 @@ func (r *Routes) Handler(maxRequestBytes int64) http.Handler {
 // NOT_SERVING from now on, while requests in flight finish.
 func (r *Routes) Drain() {
 	r.draining.Store(true)
-	for _, name := range ServiceNames {
+	for _, name := range r.names {
 		r.checker.SetStatus(name, grpchealth.StatusNotServing)
 	}
 	r.checker.SetStatus("", grpchealth.StatusNotServing)

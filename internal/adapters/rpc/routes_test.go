@@ -6,22 +6,31 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
 	"connectrpc.com/connect"
+	healthv1 "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
 	catalogv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/catalog/v1"
 	"github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/catalog/v1/catalogv1connect"
+	ratingv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/rating/v1"
+	"github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/rating/v1/ratingv1connect"
 )
+
+// catalogOnly serves the catalog over nil ports.
+func catalogOnly() []Service {
+	return []Service{CatalogService(catalog.NewService(nil, nil, nil))}
+}
 
 func TestPanicsBecomeInternalErrors(t *testing.T) {
 	var logs bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	// A service over nil ports panics (nil interface call) when a request
 	// reaches them: the server must answer Internal, log the cause and live on.
-	routes, err := NewRoutes(Options{Log: log, Catalog: catalog.NewService(nil, nil, nil), MaxRequestBytes: 1 << 20})
+	routes, err := NewRoutes(Options{Log: log, Services: catalogOnly(), MaxRequestBytes: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +53,7 @@ func TestPanicsBecomeInternalErrors(t *testing.T) {
 }
 
 func TestRequestSizeLimit(t *testing.T) {
-	routes, err := NewRoutes(Options{Log: slog.Default(), Catalog: catalog.NewService(nil, nil, nil), MaxRequestBytes: 1024})
+	routes, err := NewRoutes(Options{Log: slog.Default(), Services: catalogOnly(), MaxRequestBytes: 1024})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +75,7 @@ func TestRequestSizeLimit(t *testing.T) {
 }
 
 func TestValidationInterceptor(t *testing.T) {
-	routes, err := NewRoutes(Options{Log: slog.Default(), Catalog: catalog.NewService(nil, nil, nil), MaxRequestBytes: 1 << 20})
+	routes, err := NewRoutes(Options{Log: slog.Default(), Services: catalogOnly(), MaxRequestBytes: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,5 +93,51 @@ func TestValidationInterceptor(t *testing.T) {
 		if !strings.Contains(ce.Message(), field) {
 			t.Errorf("message %q does not name %s", ce.Message(), field)
 		}
+	}
+}
+
+// TestRoutesServeTheListedServicesOnly: a process serving one context
+// mounts that context's service alone, and gRPC health knows exactly the
+// services mounted, so a load balancer never routes a call to a process
+// that cannot answer it.
+func TestRoutesServeTheListedServicesOnly(t *testing.T) {
+	routes, err := NewRoutes(Options{Log: slog.Default(), Services: catalogOnly(), MaxRequestBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := routes.ServiceNames(); !slices.Equal(got, []string{catalogv1connect.CatalogServiceName}) {
+		t.Fatalf("ServiceNames() = %v", got)
+	}
+	srv := httptest.NewServer(routes.Handler(1 << 20))
+	defer srv.Close()
+	rating := ratingv1connect.NewRatingServiceClient(srv.Client(), srv.URL)
+	_, err = rating.GetRatingSummary(t.Context(), connect.NewRequest(&ratingv1.GetRatingSummaryRequest{BookId: catalog.NewID()}))
+	if connect.CodeOf(err) != connect.CodeUnimplemented {
+		t.Fatalf("rating call on a catalog-only server: %v, want Unimplemented", err)
+	}
+	health := connect.NewClient[healthv1.HealthCheckRequest, healthv1.HealthCheckResponse](srv.Client(), srv.URL+"/grpc.health.v1.Health/Check")
+	check := func(name string) (healthv1.HealthCheckResponse_ServingStatus, error) {
+		res, err := health.CallUnary(t.Context(), connect.NewRequest(&healthv1.HealthCheckRequest{Service: name}))
+		if err != nil {
+			return 0, err
+		}
+		return res.Msg.GetStatus(), nil
+	}
+	if st, err := check(catalogv1connect.CatalogServiceName); err != nil || st != healthv1.HealthCheckResponse_SERVING {
+		t.Errorf("health of the catalog: %v %v, want SERVING", st, err)
+	}
+	if st, err := check(ratingv1connect.RatingServiceName); connect.CodeOf(err) != connect.CodeNotFound {
+		t.Errorf("health of the rating service: %v %v, want NotFound", st, err)
+	}
+	routes.Drain()
+	if st, err := check(catalogv1connect.CatalogServiceName); err != nil || st != healthv1.HealthCheckResponse_NOT_SERVING {
+		t.Errorf("health after Drain: %v %v, want NOT_SERVING", st, err)
+	}
+}
+
+func TestRoutesRefuseAServiceListedTwice(t *testing.T) {
+	_, err := NewRoutes(Options{Log: slog.Default(), Services: append(catalogOnly(), catalogOnly()...), MaxRequestBytes: 1 << 20})
+	if err == nil || !strings.Contains(err.Error(), catalogv1connect.CatalogServiceName) {
+		t.Fatalf("err = %v, want one naming the service listed twice", err)
 	}
 }
