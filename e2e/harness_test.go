@@ -104,7 +104,8 @@ func run(m *testing.M) (code int) {
 		return 1
 	}
 	defer stopIssuer()
-	s, err := startServer(ctx, bin, dbURL, filepath.Join(tmp, "server.log"), authEnv...)
+	defer stopSuiteCompanions(&code) // split_test.go: the topology's other processes
+	s, err := startSuiteServer(ctx, bin, dbURL, tmp, authEnv...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: starting the server:", err)
 		if s != nil {
