@@ -15,9 +15,14 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health/grpc_health_v1"
+	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
 
 	"github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/catalog/v1/catalogv1connect"
 	ratingv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/rating/v1"
+	"github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/rating/v1/ratingv1connect"
 )
 
 // The suite runs against one of two topologies, chosen by
@@ -167,5 +172,50 @@ func TestReviewAsksTheCatalogWhereItRuns(t *testing.T) {
 		t.Fatalf("the catalog process served %d GetBook calls for two new reviews, want at least 2", got)
 	case !splitTopology() && got != 0:
 		t.Fatalf("%d GetBook RPCs for reviews checked in process, want 0", got)
+	}
+}
+
+// TestRatingProcessHealthAndReflection: gRPC health and reflection list
+// the services of the contexts a process serves, and no others. Through the
+// router, health and reflection reach the rating process: split, it knows
+// nothing of the catalog.
+func TestRatingProcessHealthAndReflection(t *testing.T) {
+	conn := grpcConn(t)
+	health := grpc_health_v1.NewHealthClient(conn)
+	for service, servedHere := range map[string]bool{
+		"":                                  true,
+		ratingv1connect.RatingServiceName:   true,
+		catalogv1connect.CatalogServiceName: !splitTopology(),
+	} {
+		res, err := health.Check(t.Context(), &grpc_health_v1.HealthCheckRequest{Service: service})
+		switch {
+		case servedHere && (err != nil || res.GetStatus() != grpc_health_v1.HealthCheckResponse_SERVING):
+			t.Errorf("Check(%q) = %v, %v; want SERVING", service, res.GetStatus(), err)
+		case !servedHere && status.Code(err) != codes.NotFound:
+			t.Errorf("Check(%q) = %v, %v; want NotFound from a process not serving it", service, res.GetStatus(), err)
+		}
+	}
+
+	stream, err := reflectionv1.NewServerReflectionClient(conn).ServerReflectionInfo(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = stream.CloseSend() }()
+	if err := stream.Send(&reflectionv1.ServerReflectionRequest{
+		MessageRequest: &reflectionv1.ServerReflectionRequest_ListServices{},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range res.GetListServicesResponse().GetService() {
+		names = append(names, s.GetName())
+	}
+	if !slices.Contains(names, ratingv1connect.RatingServiceName) ||
+		slices.Contains(names, catalogv1connect.CatalogServiceName) == splitTopology() {
+		t.Errorf("reflection lists %v (split topology: %v)", names, splitTopology())
 	}
 }

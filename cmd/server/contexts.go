@@ -251,7 +251,10 @@ func ratingConsumers(in *infra) []eventConsumer {
 }
 
 // buildRating: the rating use cases, asking the catalog about books in
-// process when it is served here and over gRPC otherwise.
+// process when it is served here and over gRPC otherwise. A remote catalog
+// is deliberately not a readiness dependency: while it is down new reviews
+// fail with Unavailable, but reads of reviews need only this process, and
+// an unready rating process would refuse them too.
 func buildRating(_ context.Context, in *infra) (*servedContext, error) {
 	s := &servedContext{dependencies: []string{"postgres", "rabbitmq"}}
 	var books rating.BookChecker

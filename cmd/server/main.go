@@ -221,8 +221,12 @@ func startLoops(ctx context.Context, loops []loop) *runningLoops {
 		go func() {
 			err := l.run(ctx)
 			if ctx.Err() == nil {
+				cause := err
+				if cause == nil {
+					cause = errors.New("returned early")
+				}
 				select {
-				case r.failed <- fmt.Errorf("%s stopped: %w", l.name, err):
+				case r.failed <- fmt.Errorf("%s stopped: %w", l.name, cause):
 				default:
 				}
 			}
