@@ -46,7 +46,7 @@ func (b books) GetBooks(_ context.Context, ids []string) ([]*catalog.Book, error
 	return out, nil
 }
 
-func newBook(t *testing.T, deleted bool) *catalog.Book {
+func newBook(t testing.TB, deleted bool) *catalog.Book {
 	t.Helper()
 	price, err := money.New("EUR", 1000)
 	if err != nil {
@@ -288,4 +288,34 @@ func TestConfigRefusesABadURL(t *testing.T) {
 			t.Errorf("NewCatalogBooks(%q) succeeded", u)
 		}
 	}
+}
+
+// BenchmarkBookExists is the cost of the remote check over loopback h2c,
+// the real handler included (compare inproc's in-process call).
+func BenchmarkBookExists(b *testing.B) {
+	live := newBook(b, false)
+	routes, err := rpc.NewRoutes(rpc.Options{Log: slog.New(slog.DiscardHandler), MaxRequestBytes: 1 << 20,
+		Services: []rpc.Service{rpc.CatalogService(catalog.NewService(books{byID: map[string]*catalog.Book{live.ID(): live}}, nil, nil))}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(routes.Handler(1 << 20))
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
+	defer srv.Close()
+	c, err := NewCatalogBooks(Config{BaseURL: srv.URL})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if ok, err := c.BookExists(context.Background(), live.ID()); err != nil || !ok {
+				b.Error(ok, err)
+				return
+			}
+		}
+	})
 }
