@@ -28,10 +28,10 @@ type authConfig struct {
 	RateLimit           bool
 	// RateBudgets are the budgets per tier given by --rate-<tier>; a tier
 	// left out keeps auth.DefaultBudgets.
-	RateBudgets map[auth.Tier]auth.Budget
-	rateSpecs   map[auth.Tier]*string
-	TrustedProxyHeader  string
-	CORSOrigins         []string
+	RateBudgets        map[auth.Tier]auth.Budget
+	rateSpecs          map[auth.Tier]*string
+	TrustedProxyHeader string
+	CORSOrigins        []string
 }
 
 // authFlags registers the flags of authConfig with the helpers of
