@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,6 +34,10 @@ type authConfig struct {
 	rateSpecs          map[auth.Tier]*string
 	TrustedProxyHeader string
 	CORSOrigins        []string
+	// removedRate holds the values of the flags --rate-read, --rate-write
+	// and their bursts, replaced by --rate-<tier>: set, they are an error
+	// rather than silently ignored.
+	removedRate map[string]*string
 }
 
 // authFlags registers the flags of authConfig with the helpers of
@@ -57,6 +63,11 @@ func authFlags(a *authConfig,
 		a.rateSpecs[tier] = new(string)
 		str(a.rateSpecs[tier], "rate-"+string(tier), formatBudget(auth.DefaultBudgets[tier]),
 			"budget per "+tierCaller[tier]+": reads and writes per second and their bursts; keys left out keep their default")
+	}
+	a.removedRate = map[string]*string{}
+	for _, name := range []string{"rate-read", "rate-read-burst", "rate-write", "rate-write-burst"} {
+		a.removedRate[name] = new(string)
+		str(a.removedRate[name], name, "", "removed: set --rate-<tier> instead")
 	}
 	str(&a.TrustedProxyHeader, "trusted-proxy-header", "", "header with the client address set by a trusted reverse proxy (X-Forwarded-For)")
 	str(corsOrigins, "cors-origins", "", "comma-separated origins allowed to call from browsers")
@@ -90,6 +101,13 @@ func (a *authConfig) finish(c config, corsOrigins string) []error {
 	}
 	if a.OIDCRefreshInterval < time.Second {
 		errs = append(errs, errors.New("oidc-refresh-interval must be at least 1s"))
+	}
+	for _, name := range slices.Sorted(maps.Keys(a.removedRate)) {
+		if *a.removedRate[name] != "" {
+			key := strings.TrimPrefix(name, "rate-")
+			errs = append(errs, fmt.Errorf("%s (%s) was replaced by a budget per tier: --rate-anonymous, --rate-user, --rate-admin, --rate-integration (e.g. --rate-user %s=N)",
+				name, envName(name), key))
+		}
 	}
 	a.RateBudgets = map[auth.Tier]auth.Budget{}
 	for _, tier := range auth.Tiers {

@@ -91,6 +91,8 @@ func TestAuthConfig(t *testing.T) {
 		{name: "zero rate", args: []string{"--rate-user", "write=0"}, env: env(), wantErr: "rate-user: write=\"0\""},
 		{name: "zero burst", args: []string{"--rate-admin", "read-burst=0"}, env: env(), wantErr: "rate-admin: read-burst"},
 		{name: "rate not a number", env: env("BOOKWORM_RATE_INTEGRATION", "write=lots"), wantErr: "rate-integration: write"},
+		{name: "removed flag", args: []string{"--rate-write", "10"}, env: env(), wantErr: "rate-write (BOOKWORM_RATE_WRITE) was replaced"},
+		{name: "removed variable", env: env("BOOKWORM_RATE_READ_BURST", "5"), wantErr: "--rate-user read-burst=N"},
 		{name: "unknown key", args: []string{"--rate-user", "writes=5"}, env: env(), wantErr: `unknown key "writes"`},
 		{name: "not key=value", args: []string{"--rate-user", "5"}, env: env(), wantErr: "key=value"},
 		{name: "infinite rate", args: []string{"--rate-user", "read=Inf"}, env: env(), wantErr: "rate-user"},
