@@ -370,8 +370,8 @@ func TestCatalogWritesNeedAdmin(t *testing.T) {
 // delay calls go through again.
 func TestRateLimit(t *testing.T) {
 	s := startExtraServer(t, "ratelimit", append(issuerEnv(),
-		"BOOKWORM_RATE_READ=1", "BOOKWORM_RATE_READ_BURST=3",
-		"BOOKWORM_RATE_WRITE=1", "BOOKWORM_RATE_WRITE_BURST=1")...)
+		"BOOKWORM_RATE_ANONYMOUS=read=1,read-burst=3",
+		"BOOKWORM_RATE_ADMIN=read=1,read-burst=3,write=1,write-burst=1")...)
 	ctx := context.Background()
 	client := func(token string) catalogv1connect.CatalogServiceClient {
 		var opts []connect.ClientOption

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,12 +28,16 @@ type authConfig struct {
 	PublicURL           string
 	DevKeyFile          string
 	RateLimit           bool
-	RateRead            int
-	RateReadBurst       int
-	RateWrite           int
-	RateWriteBurst      int
-	TrustedProxyHeader  string
-	CORSOrigins         []string
+	// RateBudgets are the budgets per tier given by --rate-<tier>; a tier
+	// left out keeps auth.DefaultBudgets.
+	RateBudgets        map[auth.Tier]auth.Budget
+	rateSpecs          map[auth.Tier]*string
+	TrustedProxyHeader string
+	CORSOrigins        []string
+	// removedRate holds the values of the flags --rate-read, --rate-write
+	// and their bursts, replaced by --rate-<tier>: set, they are an error
+	// rather than silently ignored.
+	removedRate map[string]*string
 }
 
 // authFlags registers the flags of authConfig with the helpers of
@@ -52,10 +58,17 @@ func authFlags(a *authConfig,
 	str(&a.PublicURL, "public-url", "", "the server's public base URL (default http[s]://addr); the development issuer is <public-url>/dev/oidc")
 	str(&a.DevKeyFile, "dev-key-file", auth.DefaultDevKeyFile, "signing key file of the development issuer")
 	boolean(&a.RateLimit, "rate-limit", true, "limit call rates per caller")
-	integer(&a.RateRead, "rate-read", 50, "reads per second per caller")
-	integer(&a.RateReadBurst, "rate-read-burst", 100, "burst of reads per caller")
-	integer(&a.RateWrite, "rate-write", 10, "writes per second per caller")
-	integer(&a.RateWriteBurst, "rate-write-burst", 30, "burst of writes per caller")
+	a.rateSpecs = map[auth.Tier]*string{}
+	for _, tier := range auth.Tiers {
+		a.rateSpecs[tier] = new(string)
+		str(a.rateSpecs[tier], "rate-"+string(tier), formatBudget(auth.DefaultBudgets[tier]),
+			"budget per "+tierCaller[tier]+": reads and writes per second and their bursts; keys left out keep their default")
+	}
+	a.removedRate = map[string]*string{}
+	for _, name := range []string{"rate-read", "rate-read-burst", "rate-write", "rate-write-burst"} {
+		a.removedRate[name] = new(string)
+		str(a.removedRate[name], name, "", "removed: set --rate-<tier> instead")
+	}
 	str(&a.TrustedProxyHeader, "trusted-proxy-header", "", "header with the client address set by a trusted reverse proxy (X-Forwarded-For)")
 	str(corsOrigins, "cors-origins", "", "comma-separated origins allowed to call from browsers")
 }
@@ -89,8 +102,23 @@ func (a *authConfig) finish(c config, corsOrigins string) []error {
 	if a.OIDCRefreshInterval < time.Second {
 		errs = append(errs, errors.New("oidc-refresh-interval must be at least 1s"))
 	}
-	if a.RateLimit && (a.RateRead < 1 || a.RateReadBurst < 1 || a.RateWrite < 1 || a.RateWriteBurst < 1) {
-		errs = append(errs, errors.New("rate limits and bursts must be positive (or rate-limit=false)"))
+	for _, name := range slices.Sorted(maps.Keys(a.removedRate)) {
+		if *a.removedRate[name] != "" {
+			key := strings.TrimPrefix(name, "rate-")
+			errs = append(errs, fmt.Errorf("%s (%s) was replaced by a budget per tier: --rate-anonymous, --rate-user, --rate-admin, --rate-integration (e.g. --rate-user %s=N)",
+				name, envName(name), key))
+		}
+	}
+	a.RateBudgets = map[auth.Tier]auth.Budget{}
+	for _, tier := range auth.Tiers {
+		b, err := parseBudget(*a.rateSpecs[tier], auth.DefaultBudgets[tier])
+		if err != nil {
+			if a.RateLimit {
+				errs = append(errs, fmt.Errorf("rate-%s: %w", tier, err))
+			}
+			continue
+		}
+		a.RateBudgets[tier] = b
 	}
 	return errs
 }
@@ -137,8 +165,7 @@ func newAuth(ctx context.Context, a authConfig, log *slog.Logger) (authSetup, er
 	s.interceptors = append(s.interceptors, auth.NewInterceptor(v, log))
 	if a.RateLimit {
 		rl, err := auth.NewRateLimiter(auth.RateLimitConfig{
-			ReadRate: float64(a.RateRead), ReadBurst: a.RateReadBurst,
-			WriteRate: float64(a.RateWrite), WriteBurst: a.RateWriteBurst,
+			Budgets:            a.RateBudgets,
 			TrustedProxyHeader: a.TrustedProxyHeader,
 		})
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -35,8 +36,11 @@ func TestAuthConfig(t *testing.T) {
 				if a.OIDCIssuer != "" || a.OIDCAudience != "bookworm" || a.PublicURL != "http://127.0.0.1:8080" || a.DevKeyFile != auth.DefaultDevKeyFile {
 					t.Errorf("unexpected defaults: %+v", a)
 				}
-				if !a.RateLimit || a.RateRead != 50 || a.RateWrite != 10 || a.CORSOrigins != nil || a.OIDCLeeway != 30*time.Second {
+				if !a.RateLimit || a.CORSOrigins != nil || a.OIDCLeeway != 30*time.Second {
 					t.Errorf("unexpected defaults: %+v", a)
+				}
+				if !maps.Equal(a.RateBudgets, auth.DefaultBudgets) {
+					t.Errorf("rate budgets %+v, want the defaults %+v", a.RateBudgets, auth.DefaultBudgets)
 				}
 			},
 		},
@@ -66,10 +70,35 @@ func TestAuthConfig(t *testing.T) {
 		{name: "prod without issuer", args: []string{"--env", "prod"}, env: env(), wantErr: "no OIDC issuer"},
 		{name: "empty audience", args: []string{"--oidc-audience", ""}, env: env(), wantErr: "oidc-audience"},
 		{name: "huge leeway", args: []string{"--oidc-leeway", "1h"}, env: env(), wantErr: "oidc-leeway"},
-		{name: "zero rate", args: []string{"--rate-write", "0"}, env: env(), wantErr: "rate limits"},
+		{
+			name: "budgets per tier, partly given, from flags and environment",
+			args: []string{"--rate-integration", "write=500, write-burst=2000"},
+			env:  env("BOOKWORM_RATE_ANONYMOUS", "read=5,read-burst=10,write=0.5,write-burst=1"),
+			check: func(t *testing.T, a authConfig) {
+				want := auth.DefaultBudgets[auth.TierIntegration]
+				want.WriteRate, want.WriteBurst = 500, 2000
+				if a.RateBudgets[auth.TierIntegration] != want {
+					t.Errorf("integration budget %+v, want %+v", a.RateBudgets[auth.TierIntegration], want)
+				}
+				if got := a.RateBudgets[auth.TierAnonymous]; got != (auth.Budget{ReadRate: 5, ReadBurst: 10, WriteRate: 0.5, WriteBurst: 1}) {
+					t.Errorf("anonymous budget %+v", got)
+				}
+				if a.RateBudgets[auth.TierUser] != auth.DefaultBudgets[auth.TierUser] {
+					t.Errorf("user budget changed: %+v", a.RateBudgets[auth.TierUser])
+				}
+			},
+		},
+		{name: "zero rate", args: []string{"--rate-user", "write=0"}, env: env(), wantErr: "rate-user: write=\"0\""},
+		{name: "zero burst", args: []string{"--rate-admin", "read-burst=0"}, env: env(), wantErr: "rate-admin: read-burst"},
+		{name: "rate not a number", env: env("BOOKWORM_RATE_INTEGRATION", "write=lots"), wantErr: "rate-integration: write"},
+		{name: "removed flag", args: []string{"--rate-write", "10"}, env: env(), wantErr: "rate-write (BOOKWORM_RATE_WRITE) was replaced"},
+		{name: "removed variable", env: env("BOOKWORM_RATE_READ_BURST", "5"), wantErr: "--rate-user read-burst=N"},
+		{name: "unknown key", args: []string{"--rate-user", "writes=5"}, env: env(), wantErr: `unknown key "writes"`},
+		{name: "not key=value", args: []string{"--rate-user", "5"}, env: env(), wantErr: "key=value"},
+		{name: "infinite rate", args: []string{"--rate-user", "read=Inf"}, env: env(), wantErr: "rate-user"},
 		{
 			name: "zero rate with limits off",
-			args: []string{"--rate-write", "0", "--rate-limit=false"},
+			args: []string{"--rate-user", "write=0", "--rate-limit=false"},
 			env:  env(),
 			check: func(t *testing.T, a authConfig) {
 				if a.RateLimit {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -52,6 +51,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	var c config
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() { printUsage(fs) }
 	var problems []error
 	str := func(p *string, name, def, usage string) {
 		if v := getenv(envName(name)); v != "" {
@@ -143,8 +143,8 @@ func (c config) validate() []error {
 	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
 		errs = append(errs, fmt.Errorf("addr %q: bad port", c.Addr))
 	}
-	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		errs = append(errs, errors.New("database-url must be a postgres:// URL"))
+	if err := checkPostgresURL(c.DatabaseURL); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Env != "dev" && c.Env != "prod" {
 		errs = append(errs, fmt.Errorf("env %q must be dev or prod", c.Env))

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"sync"
 	"time"
@@ -50,9 +49,8 @@ func eventsFlags(e *eventsConfig,
 // finish validates eventsConfig after parsing.
 func (e *eventsConfig) finish() []error {
 	var errs []error
-	if u, err := url.Parse(e.AMQPURL); err != nil || (u.Scheme != "amqp" && u.Scheme != "amqps") || u.Host == "" {
-		// The parse error may quote the URL, password included.
-		errs = append(errs, errors.New("amqp-url must be an amqp:// or amqps:// URL"))
+	if err := checkAMQPURL(e.AMQPURL); err != nil {
+		errs = append(errs, err)
 	}
 	if e.Exchange == "" || e.QueuePrefix == "" {
 		errs = append(errs, errors.New("amqp-exchange and amqp-queue-prefix must not be empty"))

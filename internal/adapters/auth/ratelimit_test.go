@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"runtime"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 
+	"github.com/bookworm-store/bookworm/internal/core/identity"
 	catalogv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/catalog/v1"
 	"github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/catalog/v1/catalogv1connect"
 )
@@ -30,46 +32,46 @@ func newLimiter(t *testing.T, cfg RateLimitConfig) (*RateLimiter, *fakeClock) {
 }
 
 func TestRateLimitAndRecovery(t *testing.T) {
-	l, clock := newLimiter(t, RateLimitConfig{ReadRate: 2, ReadBurst: 3, WriteRate: 1, WriteBurst: 1})
+	l, clock := newLimiter(t, RateLimitConfig{Budgets: map[Tier]Budget{TierUser: {ReadRate: 2, ReadBurst: 3, WriteRate: 1, WriteBurst: 1}}})
 	for i := range 3 {
-		if d := l.Allow("u:alice", true); d != 0 {
+		if d := l.Allow("u:alice", TierUser, true); d != 0 {
 			t.Fatalf("read %d inside the burst refused (retry in %s)", i+1, d)
 		}
 	}
-	d := l.Allow("u:alice", true)
+	d := l.Allow("u:alice", TierUser, true)
 	if d != 500*time.Millisecond {
 		t.Fatalf("read over the burst: retry in %s, want 500ms (one token at 2/s)", d)
 	}
 	// A refused call spends nothing: asking again at once gives the same wait.
-	if d2 := l.Allow("u:alice", true); d2 != d {
+	if d2 := l.Allow("u:alice", TierUser, true); d2 != d {
 		t.Fatalf("second refusal: %s, want %s", d2, d)
 	}
 	// Writes have their own budget, and so does every other caller.
-	if d := l.Allow("u:alice", false); d != 0 {
+	if d := l.Allow("u:alice", TierUser, false); d != 0 {
 		t.Fatalf("write refused after reads: %s", d)
 	}
-	if d := l.Allow("u:alice", false); d != time.Second {
+	if d := l.Allow("u:alice", TierUser, false); d != time.Second {
 		t.Fatalf("second write: retry in %s, want 1s", d)
 	}
-	if d := l.Allow("u:bob", true); d != 0 {
+	if d := l.Allow("u:bob", TierUser, true); d != 0 {
 		t.Fatalf("bob limited by alice's calls: %s", d)
 	}
 	// Recovery: after the announced delay the call goes through, once.
 	clock.Advance(500 * time.Millisecond)
-	if d := l.Allow("u:alice", true); d != 0 {
+	if d := l.Allow("u:alice", TierUser, true); d != 0 {
 		t.Fatalf("read after waiting the delay refused: %s", d)
 	}
-	if d := l.Allow("u:alice", true); d == 0 {
+	if d := l.Allow("u:alice", TierUser, true); d == 0 {
 		t.Fatal("a second read went through on one refilled token")
 	}
 	// A long pause refills up to the burst, not beyond.
 	clock.Advance(time.Hour)
 	for i := range 3 {
-		if d := l.Allow("u:alice", true); d != 0 {
+		if d := l.Allow("u:alice", TierUser, true); d != 0 {
 			t.Fatalf("read %d after a long pause refused", i+1)
 		}
 	}
-	if d := l.Allow("u:alice", true); d == 0 {
+	if d := l.Allow("u:alice", TierUser, true); d == 0 {
 		t.Fatal("burst exceeded after a long pause")
 	}
 }
@@ -81,7 +83,7 @@ func TestRateLimitMemoryIsBounded(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	for i := range callers {
-		l.Allow(fmt.Sprintf("ip:10.%d.%d.%d", i>>16&255, i>>8&255, i&255), i%2 == 0)
+		l.Allow(fmt.Sprintf("ip:10.%d.%d.%d", i>>16&255, i>>8&255, i&255), TierAnonymous, i%2 == 0)
 	}
 	if n := l.Tracked(); n > limit || n < limit/4 {
 		t.Fatalf("tracking %d callers after %d distinct ones, want at most %d (and a useful number)", n, callers, limit)
@@ -95,11 +97,11 @@ func TestRateLimitMemoryIsBounded(t *testing.T) {
 		t.Fatalf("heap grew by %d MB for %d tracked callers", grown>>20, l.Tracked())
 	}
 	// An active caller survives the flood.
-	l2, _ := newLimiter(t, RateLimitConfig{MaxCallers: 1000, ReadRate: 1, ReadBurst: 1})
-	l2.Allow("u:steady", true)
+	l2, _ := newLimiter(t, RateLimitConfig{MaxCallers: 1000, Budgets: map[Tier]Budget{TierUser: {ReadRate: 1, ReadBurst: 1}, TierAnonymous: {ReadRate: 1, ReadBurst: 1}}})
+	l2.Allow("u:steady", TierUser, true)
 	for i := range 100_000 {
-		l2.Allow(fmt.Sprintf("ip:%d", i), true)
-		if i%100 == 0 && l2.Allow("u:steady", true) == 0 {
+		l2.Allow(fmt.Sprintf("ip:%d", i), TierAnonymous, true)
+		if i%100 == 0 && l2.Allow("u:steady", TierUser, true) == 0 {
 			t.Fatalf("steady caller's bucket was forgotten and refilled after %d strangers", i)
 		}
 	}
@@ -131,7 +133,7 @@ func TestClientIP(t *testing.T) {
 
 func TestRateLimitInterceptor(t *testing.T) {
 	f := newFixture(t)
-	limiter, clock := newLimiter(t, RateLimitConfig{ReadRate: 1, ReadBurst: 2, WriteRate: 1, WriteBurst: 1})
+	limiter, clock := newLimiter(t, RateLimitConfig{Budgets: map[Tier]Budget{TierAnonymous: {ReadRate: 1, ReadBurst: 2}, TierAdmin: {ReadRate: 1, ReadBurst: 2, WriteRate: 1, WriteBurst: 1}}})
 	base := server(t, NewInterceptor(f.v, slog.New(slog.DiscardHandler)), limiter)
 	admin := f.iss.Token(t, jose.ES256, "root", testAudience, "admin")
 	get := func(token string) error {
@@ -197,11 +199,102 @@ func TestRateLimitInterceptor(t *testing.T) {
 
 func TestNewRateLimiterValidates(t *testing.T) {
 	for name, cfg := range map[string]RateLimitConfig{
-		"negative rate":  {ReadRate: -1},
-		"negative burst": {WriteBurst: -3},
+		"negative rate":  {Budgets: map[Tier]Budget{TierUser: {ReadRate: -1}}},
+		"negative burst": {Budgets: map[Tier]Budget{TierAdmin: {WriteBurst: -3}}},
+		"unknown tier":   {Budgets: map[Tier]Budget{"gold": {ReadRate: 1}}},
+		"infinite rate":  {Budgets: map[Tier]Budget{TierIntegration: {WriteRate: math.Inf(1)}}},
 	} {
 		if _, err := NewRateLimiter(cfg); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// TestRateLimitBudgetsByTier checks that each caller gets the write budget
+// of its tier (anonymous, user, admin, integration by role or by scope), that
+// the RetryInfo delay is the tier's, and that the budgets recover. The caller
+// is set by a stand-in for the authorization interceptor (which would refuse
+// anonymous writes before they reach the limiter).
+func TestRateLimitBudgetsByTier(t *testing.T) {
+	limiter, clock := newLimiter(t, RateLimitConfig{Budgets: map[Tier]Budget{
+		TierAnonymous:   {WriteRate: 1, WriteBurst: 1},
+		TierUser:        {WriteRate: 2, WriteBurst: 2},
+		TierAdmin:       {WriteRate: 4, WriteBurst: 3},
+		TierIntegration: {WriteRate: 50, WriteBurst: 6},
+	}})
+	principals := map[string]identity.Principal{
+		"user":      {Subject: "reader", Roles: []string{identity.RoleUser}},
+		"admin":     {Subject: "root", Roles: []string{identity.RoleUser, identity.RoleAdmin}},
+		"int-role":  {Subject: "importer-1", Roles: []string{identity.RoleAdmin, RoleIntegration}},
+		"int-scope": {Subject: "importer-2", Roles: []string{identity.RoleAdmin}, Scopes: []string{"openid", ScopeIntegration}},
+	}
+	signIn := connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
+		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+			if p, ok := principals[req.Header().Get("X-Test-Caller")]; ok {
+				ctx = identity.WithPrincipal(ctx, p)
+			}
+			return next(ctx, req)
+		}
+	})
+	base := server(t, signIn, limiter)
+	tests := []struct {
+		caller string
+		tier   Tier
+		burst  int
+		refill time.Duration // the delay announced once the burst is spent
+	}{
+		{caller: "", tier: TierAnonymous, burst: 1, refill: time.Second},
+		{caller: "user", tier: TierUser, burst: 2, refill: 500 * time.Millisecond},
+		{caller: "admin", tier: TierAdmin, burst: 3, refill: 250 * time.Millisecond},
+		{caller: "int-role", tier: TierIntegration, burst: 6, refill: 20 * time.Millisecond},
+		{caller: "int-scope", tier: TierIntegration, burst: 6, refill: 20 * time.Millisecond},
+	}
+	create := func(caller string) error {
+		c := catalogv1connect.NewCatalogServiceClient(http.DefaultClient, base)
+		req := connect.NewRequest(&catalogv1.CreateBookRequest{})
+		req.Header().Set("X-Test-Caller", caller)
+		_, err := c.CreateBook(context.Background(), req)
+		return err
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.tier)+"/"+tt.caller, func(t *testing.T) {
+			if got := TierOf(principals[tt.caller]); got != tt.tier {
+				t.Fatalf("TierOf = %s, want %s", got, tt.tier)
+			}
+			passed := 0
+			var err error
+			for range tt.burst + 5 {
+				if err = create(tt.caller); err != nil {
+					break
+				}
+				passed++
+			}
+			if passed != tt.burst || connect.CodeOf(err) != connect.CodeResourceExhausted {
+				t.Fatalf("%d writes went through before %v, want the %s burst %d then ResourceExhausted", passed, err, tt.tier, tt.burst)
+			}
+			var ce *connect.Error
+			errors.As(err, &ce)
+			var retry *errdetails.RetryInfo
+			for _, d := range ce.Details() {
+				if v, err := d.Value(); err == nil {
+					if r, ok := v.(*errdetails.RetryInfo); ok {
+						retry = r
+					}
+				}
+			}
+			if retry == nil || retry.GetRetryDelay().AsDuration() != tt.refill {
+				t.Fatalf("RetryInfo %v, want %s", retry, tt.refill)
+			}
+			clock.Advance(tt.refill)
+			if err := create(tt.caller); err != nil {
+				t.Fatalf("write after the announced %s: %v", tt.refill, err)
+			}
+		})
+	}
+	// Defaults: an integration writes far more than an admin, an anonymous
+	// caller no more than a user.
+	l, _ := newLimiter(t, RateLimitConfig{})
+	if l.Budget(TierIntegration).WriteRate < 10*l.Budget(TierAdmin).WriteRate || l.Budget(TierAnonymous).WriteRate > l.Budget(TierUser).WriteRate {
+		t.Fatalf("default budgets out of order: %+v", l.cfg.Budgets)
 	}
 }

@@ -1,7 +1,7 @@
 // Package bookworm is the hand-written part of BookWorm's Go SDK: clients
-// configured for the BookWorm API (protocol, bearer token) and helpers for
-// exact money. The generated messages and service clients live in the gen
-// packages beside it.
+// configured for the BookWorm API (protocol, bearer token, retries) and
+// helpers for exact money. The generated messages and service clients live
+// in the gen packages beside it.
 package bookworm
 
 import (
@@ -12,6 +12,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/catalog/v1/catalogv1connect"
+	"github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/rating/v1/ratingv1connect"
 )
 
 // Protocol is the wire protocol a client speaks. The server answers all three.
@@ -32,6 +33,7 @@ type options struct {
 	json       bool
 	token      func(context.Context) (string, error)
 	httpClient connect.HTTPClient
+	retry      *RetryPolicy // nil: no retries
 	extra      []connect.ClientOption
 }
 
@@ -58,15 +60,37 @@ func WithTokenSource(source func(context.Context) (string, error)) Option {
 // WithHTTPClient uses c instead of the default client.
 func WithHTTPClient(c connect.HTTPClient) Option { return func(o *options) { o.httpClient = c } }
 
+// WithRetry replaces the default retry policy (DefaultRetryPolicy) of the
+// client. See RetryPolicy for which calls are retried.
+func WithRetry(p RetryPolicy) Option { return func(o *options) { o.retry = &p } }
+
+// WithoutRetry turns retries off: every error reaches the caller at once.
+func WithoutRetry() Option { return func(o *options) { o.retry = nil } }
+
 // WithClientOptions passes further connect options (interceptors, compression).
 func WithClientOptions(opts ...connect.ClientOption) Option {
 	return func(o *options) { o.extra = append(o.extra, opts...) }
 }
 
 // NewCatalogClient returns a client of bookworm.catalog.v1.CatalogService at
-// baseURL (for example "http://127.0.0.1:8080").
+// baseURL (for example "http://127.0.0.1:8080"). It retries as
+// DefaultRetryPolicy says unless told otherwise (WithRetry, WithoutRetry).
 func NewCatalogClient(baseURL string, opts ...Option) catalogv1connect.CatalogServiceClient {
-	o := options{}
+	client, url, copts := build(baseURL, opts)
+	return catalogv1connect.NewCatalogServiceClient(client, url, copts...)
+}
+
+// NewRatingClient returns a client of bookworm.rating.v1.RatingService at
+// baseURL, configured as NewCatalogClient's.
+func NewRatingClient(baseURL string, opts ...Option) ratingv1connect.RatingServiceClient {
+	client, url, copts := build(baseURL, opts)
+	return ratingv1connect.NewRatingServiceClient(client, url, copts...)
+}
+
+// build turns opts into what a generated client constructor takes.
+func build(baseURL string, opts []Option) (connect.HTTPClient, string, []connect.ClientOption) {
+	def := DefaultRetryPolicy()
+	o := options{retry: &def}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -83,6 +107,11 @@ func NewCatalogClient(baseURL string, opts ...Option) catalogv1connect.CatalogSe
 	// Reads are marked side-effect free in the contract: Connect sends them as
 	// cacheable HTTP GETs.
 	copts = append(copts, connect.WithHTTPGet())
+	// The retry interceptor goes first, the outermost layer: every attempt
+	// then passes through the token source again (a refreshed token).
+	if o.retry != nil {
+		copts = append(copts, connect.WithInterceptors(NewRetryInterceptor(*o.retry)))
+	}
 	if o.token != nil {
 		copts = append(copts, connect.WithInterceptors(bearer(o.token)))
 	}
@@ -91,7 +120,7 @@ func NewCatalogClient(baseURL string, opts ...Option) catalogv1connect.CatalogSe
 	if client == nil {
 		client = defaultHTTPClient(baseURL, o.protocol == GRPC)
 	}
-	return catalogv1connect.NewCatalogServiceClient(client, strings.TrimRight(baseURL, "/"), copts...)
+	return client, strings.TrimRight(baseURL, "/"), copts
 }
 
 // defaultHTTPClient speaks HTTP/2 without TLS (h2c) to http:// URLs when

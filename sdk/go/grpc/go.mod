@@ -1,0 +1,19 @@
+module github.com/bookworm-store/bookworm/sdk/go/grpc
+
+go 1.26.0
+
+require (
+	github.com/bookworm-store/bookworm/sdk/go v0.0.0
+	google.golang.org/grpc v1.85.0
+)
+
+require (
+	buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go v1.36.12-20260825204119-511051f7f437.2 // indirect
+	golang.org/x/net v0.60.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/text v0.42.0 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
+)
+
+replace github.com/bookworm-store/bookworm/sdk/go => ../
