@@ -165,8 +165,8 @@ func (c config) validate() []error {
 		errs = append(errs, errors.New("cache-entries must not be negative"))
 	}
 	if c.CatalogURL != "" {
-		if u, err := url.Parse(c.CatalogURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, errors.New("catalog-url must be an http:// or https:// URL"))
+		if err := checkHTTPURL("catalog-url", c.CatalogURL); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if c.Contexts != nil {

@@ -32,7 +32,7 @@ func TestContextsConfig(t *testing.T) {
 		{name: "rating without the catalog needs its URL", args: []string{"--contexts", "rating"}, env: env(),
 			wantErr: []string{"rating without catalog needs catalog-url (BOOKWORM_CATALOG_URL)"}},
 		{name: "catalog URL must be http(s)", args: []string{"--contexts", "rating", "--catalog-url", "catalog:8080"}, env: env(),
-			wantErr: []string{"catalog-url must be an http:// or https:// URL"}},
+			wantErr: []string{"catalog-url must start with http:// or https://"}},
 		{name: "seed needs the catalog", args: []string{"--contexts", "rating", "--catalog-url", "http://c:1", "--seed"}, env: env(),
 			wantErr: []string{"seed loads the catalog"}},
 	}

@@ -69,6 +69,22 @@ func checkAMQPURL(raw string) error {
 	return checkPort("amqp-url", u)
 }
 
+// checkHTTPURL reports what is wrong with an http:// or https:// URL of
+// another BookWorm process (catalog-url), without echoing a password.
+func checkHTTPURL(name, raw string) error {
+	u, err := parseURL(name, raw)
+	if err != nil {
+		return err
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("%s must start with http:// or https:// (the scheme is %q)", name, u.Scheme)
+	}
+	if u.Hostname() == "" {
+		return fmt.Errorf("%s has no host", name)
+	}
+	return checkPort(name, u)
+}
+
 // parseURL parses raw and, when it cannot, says why without quoting raw.
 func parseURL(name, raw string) (*url.URL, error) {
 	if raw == "" {
