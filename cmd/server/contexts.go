@@ -182,7 +182,13 @@ func (cs *contexts) each(fn func(*servedContext)) {
 }
 
 func (cs *contexts) services() (out []rpc.Service) {
-	cs.each(func(s *servedContext) { out = append(out, s.services...) })
+	cs.each(func(s *servedContext) {
+		for _, svc := range s.services {
+			// gRPC health of the service follows the context's readiness.
+			svc.Dependencies = s.dependencies
+			out = append(out, svc)
+		}
+	})
 	return out
 }
 

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"sync/atomic"
-	"time"
 
 	"connectrpc.com/connect"
 	"connectrpc.com/grpchealth"
@@ -34,6 +33,10 @@ type Service struct {
 	// Mount returns the service's path prefix and handler built with opts;
 	// a generated NewXServiceHandler closed over its implementation fits.
 	Mount func(opts ...connect.HandlerOption) (string, http.Handler)
+	// Dependencies name the entries of Options.Dependencies the service
+	// needs: its gRPC health is NOT_SERVING while one of them is down. Nil
+	// means all of them.
+	Dependencies []string
 }
 
 // NewService pairs a generated NewXServiceHandler with its implementation
@@ -69,13 +72,14 @@ type Options struct {
 
 // Routes is the HTTP side of the server: the services, health and reflection.
 type Routes struct {
-	mux     *http.ServeMux
-	checker *grpchealth.StaticChecker
+	mux *http.ServeMux
 	// draining is set when shutdown starts so load balancers stop sending.
 	draining atomic.Bool
-	deps     map[string]Pinger
+	ready    *readiness
 	log      *slog.Logger
 	names    []string
+	// serviceDeps are the dependencies of each service, by name.
+	serviceDeps map[string][]string
 }
 
 // NewRoutes builds every route of the server.
@@ -95,16 +99,30 @@ func NewRoutes(opts Options) (*Routes, error) {
 			return connect.NewError(connect.CodeInternal, errInternal)
 		}),
 	}
-	r := &Routes{mux: http.NewServeMux(), deps: opts.Dependencies, log: opts.Log}
+	r := &Routes{
+		mux:         http.NewServeMux(),
+		ready:       newReadiness(opts.Dependencies, opts.Log),
+		log:         opts.Log,
+		serviceDeps: map[string][]string{},
+	}
 	for _, s := range opts.Services {
 		if s.Name == "" || s.Mount == nil || slices.Contains(r.names, s.Name) {
 			return nil, fmt.Errorf("rpc: service %q is unnamed, has no handler or is listed twice", s.Name)
 		}
+		for _, d := range s.Dependencies {
+			if _, ok := opts.Dependencies[d]; !ok {
+				return nil, fmt.Errorf("rpc: service %q needs the unknown dependency %q", s.Name, d)
+			}
+		}
 		r.names = append(r.names, s.Name)
+		if s.Dependencies != nil {
+			r.serviceDeps[s.Name] = slices.Clone(s.Dependencies)
+		} else {
+			r.serviceDeps[s.Name] = r.ready.names()
+		}
 		r.mux.Handle(s.Mount(handlerOpts...))
 	}
-	r.checker = grpchealth.NewStaticChecker(r.names...)
-	r.mux.Handle(grpchealth.NewHandler(r.checker))
+	r.mux.Handle(grpchealth.NewHandler(healthChecker{r}))
 	reflector := grpcreflect.NewStaticReflector(append([]string{grpchealth.HealthV1ServiceName}, r.names...)...)
 	r.mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	r.mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
@@ -130,13 +148,7 @@ func (r *Routes) Handler(maxRequestBytes int64) http.Handler {
 
 // Drain marks the server as going away: readiness and gRPC health report
 // NOT_SERVING from now on, while requests in flight finish.
-func (r *Routes) Drain() {
-	r.draining.Store(true)
-	for _, name := range r.names {
-		r.checker.SetStatus(name, grpchealth.StatusNotServing)
-	}
-	r.checker.SetStatus("", grpchealth.StatusNotServing)
-}
+func (r *Routes) Drain() { r.draining.Store(true) }
 
 func (r *Routes) readyz(w http.ResponseWriter, req *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -145,15 +157,10 @@ func (r *Routes) readyz(w http.ResponseWriter, req *http.Request) {
 		_, _ = w.Write([]byte("draining\n"))
 		return
 	}
-	ctx, cancel := context.WithTimeout(req.Context(), 2*time.Second)
-	defer cancel()
-	for name, dep := range r.deps {
-		if err := dep.Ping(ctx); err != nil {
-			r.log.WarnContext(ctx, "not ready", slog.String("dependency", name), slog.Any("error", err))
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte(name + " unreachable\n"))
-			return
-		}
+	if down := r.ready.down(req.Context(), r.ready.names()); down != "" {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(down + " unreachable\n"))
+		return
 	}
 	_, _ = w.Write([]byte("ready\n"))
 }
