@@ -94,14 +94,13 @@ type ChargeResult struct {
 // order timed out or was cancelled) leaves the order as it is and makes the
 // captured money due for a refund, or the pending payment due for a void.
 func (o *Order) ApplyCharge(r ChargeResult, actionDeadline, now time.Time) ([]Event, error) {
-	if r.PaymentID != "" && o.paymentID == "" {
-		o.paymentID = r.PaymentID
-	}
 	switch o.status {
 	case StatusStockReserved, StatusAwaitingPayment:
+		o.notePayment(r.PaymentID)
 	case StatusConfirmed, StatusShipped, StatusCompleted:
 		return nil, nil
 	case StatusFailed, StatusCancelled:
+		o.notePayment(r.PaymentID)
 		switch {
 		case r.Outcome == ChargeSucceeded && o.compensation != CompensationRefunded:
 			o.captured = true
@@ -153,6 +152,13 @@ func (o *Order) ApplyCharge(r ChargeResult, actionDeadline, now time.Time) ([]Ev
 		return append([]Event{PaymentFailed{Meta: o.meta(now), Reason: reason, Detail: detail}}, evs...), nil
 	}
 	return nil, errors.New("ordering: unknown charge outcome")
+}
+
+// notePayment keeps the gateway's first payment id, which a refund names.
+func (o *Order) notePayment(id string) {
+	if id != "" && o.paymentID == "" {
+		o.paymentID = id
+	}
 }
 
 // RetryPaymentLater records a temporary gateway error: the sweeper charges
