@@ -118,9 +118,11 @@ type PaymentGateway interface {
 	// 5xx, rate limits) may be retried; ErrGatewayPermanent ones not; other
 	// errors count as temporary.
 	Charge(ctx context.Context, r ChargeRequest) (ChargeResult, error)
-	// Void cancels the charge of chargeKey that was not captured, and makes
-	// any later Charge with that key fail permanently. Voiding a key that
-	// never charged, or twice, succeeds.
+	// Void gives up the payment of chargeKey whatever became of it: a
+	// payment not captured is cancelled, a captured one refunded in full (a
+	// charge may land after the saga stopped waiting for it). Any later
+	// Charge with that key fails permanently. Voiding a key that never
+	// charged, or twice, succeeds.
 	Void(ctx context.Context, chargeKey string) error
 	// Refund returns captured money. Refunding twice with one key refunds
 	// once.
