@@ -102,7 +102,9 @@ func (s *Service) charge(ctx context.Context, o *Order, expired bool) (*Order, e
 }
 
 // compensate makes the void or refund the order owes and records the
-// outcome; a failure is retried later by the sweeper.
+// outcome. A gateway failure is recorded for the sweeper to retry and is no
+// error of the caller's (a saga reaction that failed for it would only be
+// redelivered); the error returned is the store's.
 func (s *Service) compensate(ctx context.Context, o *Order) (*Order, error) {
 	callCtx, cancel := context.WithTimeout(ctx, s.policy.GatewayCallTimeout)
 	var gerr error
@@ -132,7 +134,7 @@ func (s *Service) compensate(ctx context.Context, o *Order) (*Order, error) {
 	if err != nil {
 		return nil, err
 	}
-	return o, gerr
+	return o, nil
 }
 
 // ResumeStuck is the sweeper: it takes up to limit orders whose deadline

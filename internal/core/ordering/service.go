@@ -391,6 +391,8 @@ func (s *Service) CancelOrder(ctx context.Context, orderID, reason string) (View
 		return View{}, err
 	}
 	if o.Compensation().Due() {
+		// The order is cancelled whatever the gateway says now; a refund it
+		// does not confirm stays due and the sweeper retries it.
 		if c, err := s.compensate(ctx, o); err == nil {
 			o = c
 		}

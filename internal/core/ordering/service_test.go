@@ -743,3 +743,45 @@ func TestWatchOrder(t *testing.T) {
 		t.Fatal("WatchOrder did not end when the client left")
 	}
 }
+
+// TestLostVoidIsRetried: the void after an abandoned 3-D Secure payment
+// fails once; the sweep that failed the order reports no error (nothing a
+// redelivery would cure) and the next sweep voids.
+func TestLostVoidIsRetried(t *testing.T) {
+	w := newWorld(t)
+	id := w.place(t, alice, "tok_3ds")
+	if err := w.svc.OnStockReserved(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	w.gw.voidErrs = 1
+	now := w.clock.advance(16 * time.Minute)
+	if n, err := w.svc.ResumeStuck(context.Background(), now, 10); n != 1 || err != nil {
+		t.Fatalf("ResumeStuck = %d, %v", n, err)
+	}
+	o := w.order(t, id)
+	if o.Status() != ordering.StatusFailed || o.Compensation() != ordering.CompensationVoidDue || !o.Deadline().After(now) {
+		t.Fatalf("%v %v deadline %v", o.Status(), o.Compensation(), o.Deadline())
+	}
+	now = w.clock.advance(time.Minute)
+	if n, err := w.svc.ResumeStuck(context.Background(), now, 10); n != 1 || err != nil {
+		t.Fatalf("second ResumeStuck = %d, %v", n, err)
+	}
+	if c := w.order(t, id).Compensation(); c != ordering.CompensationVoided {
+		t.Fatalf("compensation %v", c)
+	}
+	// Settled: nothing is due any more.
+	if n, _ := w.svc.ResumeStuck(context.Background(), w.clock.advance(24*time.Hour), 10); n != 0 {
+		t.Fatalf("a settled order is still due (%d)", n)
+	}
+}
+
+func TestResumeStuckHonoursLimit(t *testing.T) {
+	w := newWorld(t)
+	for range 5 {
+		w.place(t, alice, "tok_ok")
+	}
+	now := w.clock.advance(time.Minute)
+	if n, err := w.svc.ResumeStuck(context.Background(), now, 2); n != 2 || err != nil {
+		t.Fatalf("ResumeStuck = %d, %v; want 2", n, err)
+	}
+}
