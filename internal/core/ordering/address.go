@@ -1,6 +1,7 @@
 package ordering
 
 import (
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -54,7 +55,7 @@ func NewAddress(f AddressFields) (Address, error) {
 		case required && n == 0:
 			v.Add(field, "must not be empty")
 		case n > max:
-			v.Add(field, "must be at most "+itoa(max)+" characters")
+			v.Add(field, "must be at most "+strconv.Itoa(max)+" characters")
 		}
 		return s
 	}
@@ -70,7 +71,7 @@ func NewAddress(f AddressFields) (Address, error) {
 		v.Add("lines", "must have at most 3 lines")
 	default:
 		for i, l := range f.Lines {
-			a.lines = append(a.lines, text("lines["+itoa(i)+"]", l, MaxLineLen, true))
+			a.lines = append(a.lines, text("lines["+strconv.Itoa(i)+"]", l, MaxLineLen, true))
 		}
 	}
 	pc := strings.ToUpper(text("postal_code", f.PostalCode, MaxPostalCodeLen, true))
@@ -93,13 +94,6 @@ func NewAddress(f AddressFields) (Address, error) {
 
 func hasControl(s string) bool {
 	return strings.IndexFunc(s, unicode.IsControl) >= 0
-}
-
-func itoa(n int) string {
-	if n < 10 {
-		return string(rune('0' + n))
-	}
-	return itoa(n/10) + string(rune('0'+n%10))
 }
 
 // Fields returns the address's fields.

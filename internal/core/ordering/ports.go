@@ -30,7 +30,9 @@ type OrderStore interface {
 	// failure.ErrNotFound; errors from update come back as they are.
 	Update(ctx context.Context, id string, update func(*Order) ([]Event, error)) (*Order, error)
 	// List returns one page of orders, newest first (by creation time, then
-	// id); the query is valid.
+	// id), with a keyset cursor as NextPageToken; the query is valid except
+	// perhaps its token: one the store did not issue (or issued for other
+	// filters) is a failure.ValidationError on "page_token".
 	List(ctx context.Context, q ListQuery) (Page, error)
 	// Due returns up to limit orders whose deadline is at or before now
 	// (non-zero), oldest deadline first: sagas waiting too long and

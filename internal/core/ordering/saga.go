@@ -149,9 +149,9 @@ func (s *Service) ResumeStuck(ctx context.Context, now time.Time, limit int) (in
 		return 0, err
 	}
 	var first error
-	for _, o := range due {
+	for i, o := range due {
 		if ctx.Err() != nil {
-			return 0, ctx.Err()
+			return i, ctx.Err()
 		}
 		if err := s.resume(ctx, o, now); err != nil && first == nil {
 			first = err

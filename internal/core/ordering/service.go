@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -333,7 +334,7 @@ func (s *Service) ListOrders(ctx context.Context, in ListOrdersInput) (ViewPage,
 	}
 	for i, st := range in.Statuses {
 		if !st.Valid() {
-			v.Add("statuses["+itoa(i)+"]", "must be a defined status")
+			v.Add("statuses["+strconv.Itoa(i)+"]", "must be a defined status")
 		}
 	}
 	if !in.CreatedFrom.IsZero() && !in.CreatedBefore.IsZero() && !in.CreatedFrom.Before(in.CreatedBefore) {

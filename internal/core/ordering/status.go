@@ -96,7 +96,11 @@ const (
 
 // String names the reason for logs.
 func (r Reason) String() string {
-	return [...]string{"none", "out_of_stock", "book_unavailable", "payment_declined", "insufficient_funds", "payment_timeout", "payment_action_failed", "payment_error", "stock_timeout"}[r]
+	names := [...]string{"none", "out_of_stock", "book_unavailable", "payment_declined", "insufficient_funds", "payment_timeout", "payment_action_failed", "payment_error", "stock_timeout"}
+	if r < 0 || int(r) >= len(names) {
+		return "unknown"
+	}
+	return names[r]
 }
 
 // stockHeld reports whether the catalog may hold stock for an order that

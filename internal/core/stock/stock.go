@@ -92,7 +92,11 @@ const (
 
 // String names the state for logs and errors.
 func (s State) String() string {
-	return [...]string{"none", "reserved", "rejected", "committed", "released"}[s]
+	names := [...]string{"none", "reserved", "rejected", "committed", "released"}
+	if s < 0 || int(s) >= len(names) {
+		return "unknown"
+	}
+	return names[s]
 }
 
 // RejectReason says why a reservation was rejected.
