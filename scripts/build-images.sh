@@ -53,7 +53,7 @@ build() {
     "$dir"/usr/share/doc "$dir"/usr/share/man
   local stop=SIGTERM
   [ "$name" = postgres ] && stop=SIGINT  # Postgres: SIGINT is the fast shutdown
-  tar -C "$dir" -c . | podman import \
+  tar -C "$dir" -c . | podman import --quiet \
     --change 'CMD ["/usr/local/bin/start.sh"]' --change "STOPSIGNAL $stop" \
     --change "LABEL org.bookworm.recipe=$name" - "$tag" >/dev/null
   # Older builds of the same recipe are dead weight.
