@@ -238,13 +238,13 @@ func runContainers(e *engine, label string) ([]string, error) {
 // Stop and Start. A nil *Container is a shared server: its fault methods
 // return ErrShared.
 type Container struct {
-	name    string // "postgres" or "rabbitmq", for messages
-	c       *testcontainers.DockerContainer
-	e       *engine
-	port    string // host port on 127.0.0.1
-	ready   func(context.Context) error
-	mu      sync.Mutex
-	stopped bool
+	name       string // "postgres" or "rabbitmq", for messages
+	c          *testcontainers.DockerContainer
+	e          *engine
+	port       string // host port on 127.0.0.1
+	ready      func(context.Context) error
+	mu         sync.Mutex
+	terminated bool // by Terminate: nothing left to do
 }
 
 // ID is the container's id (for podman or docker commands).
@@ -329,7 +329,7 @@ func (c *Container) Terminate() error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.stopped {
+	if c.terminated {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -343,7 +343,7 @@ func (c *Container) Terminate() error {
 		_, err = c.e.client.ContainerRemove(ctx, c.ID(), client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
 	}
 	if err == nil {
-		c.stopped = true
+		c.terminated = true
 		runMu.Lock()
 		delete(live, c)
 		runMu.Unlock()
