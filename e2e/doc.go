@@ -1,7 +1,8 @@
 // Package e2e drives the real BookWorm server end to end. Its tests build
-// cmd/server, start it on a fresh Postgres database (a testcontainers
-// container when a Docker engine answers, otherwise a new database on the
-// server named by BOOKWORM_TEST_DATABASE_URL) and call every RPC of the
+// cmd/server, start it on a fresh database of the package's own Postgres
+// and on the package's own RabbitMQ (containers started through
+// internal/testenv; the machine's shared servers only when no container
+// engine answers) and call every RPC of the
 // catalog through each protocol and client BookWorm's users have: the
 // generated Go client in Connect, gRPC and gRPC-Web modes, grpc-go, plain
 // JSON over HTTP, and the TypeScript SDK under Node (e2e/node).

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	amqp "github.com/rabbitmq/amqp091-go"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/bookworm-store/bookworm/internal/adapters/rabbitmq"
@@ -23,20 +21,13 @@ import (
 )
 
 // The servers of a run publish to an exchange and declare queues of the
-// run's own on the shared broker (BOOKWORM_TEST_AMQP_URL, or the local
-// one), so that concurrent runs and other suites never see each other's
-// events; the harness deletes them when the run ends.
+// run's own on the run's broker (mq: a container of the package's own, or
+// the machine's shared broker when no engine answers, so the names stay
+// unique); the harness deletes them when the run ends.
 
 // eventsWait bounds the waits of the event tests: conditions are polled,
 // a test fails only when one never holds.
 const eventsWait = 90 * time.Second
-
-func amqpTestURL() string {
-	if u := os.Getenv("BOOKWORM_TEST_AMQP_URL"); u != "" {
-		return u
-	}
-	return "amqp://guest:guest@127.0.0.1:5672/"
-}
 
 // runTopology is the prefix of the run's exchange and queues.
 var runTopology = sync.OnceValue(func() string { return "e2e-" + strings.ToLower(token(10)) })
@@ -47,142 +38,48 @@ func runExchange() string { return runTopology() + ".events" }
 // amqpEnv points a server at the broker and at the run's topology.
 func amqpEnv() []string {
 	return []string{
-		"BOOKWORM_AMQP_URL=" + amqpTestURL(),
+		"BOOKWORM_AMQP_URL=" + mq.URL,
 		"BOOKWORM_AMQP_EXCHANGE=" + runExchange(),
 		"BOOKWORM_AMQP_QUEUE_PREFIX=" + runTopology(),
 	}
 }
 
-// deleteRunTopology deletes the run's queues and exchange. Queues are found
-// with rabbitmqctl; without it only the exchange goes.
+// deleteRunTopology deletes the run's queues and exchange (on the shared
+// broker of the fallback they would stay; a container goes anyway).
 func deleteRunTopology() {
-	if err := deleteQueues(runTopology()); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: deleting the run's queues:", err)
+	if mq == nil {
+		return
 	}
-	err := withChannel(func(ch *amqp.Channel) error { return ch.ExchangeDelete(runExchange(), false, false) })
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: deleting the run's exchange:", err)
+	ctx, cancel := context.WithTimeout(context.Background(), eventsWait)
+	defer cancel()
+	if err := mq.DeleteTopology(ctx, runTopology(), runExchange()); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: deleting the run's queues and exchange:", err)
 	}
 }
 
-// withChannel runs fn on a channel of a new connection, dialling again for
-// a while when the broker is not up (an outage test may just have ended).
-func withChannel(fn func(*amqp.Channel) error) error {
-	var conn *amqp.Connection
-	var err error
-	for deadline := time.Now().Add(eventsWait); ; {
-		if conn, err = amqp.Dial(amqpTestURL()); err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
+// needOwnContainers skips a fault test when the run's servers are the
+// machine's shared ones (no container engine): those are never stopped.
+func needOwnContainers(t *testing.T) {
+	t.Helper()
+	if pg.Container == nil || mq.Container == nil {
+		t.Skip("no container engine: this fault test stops the run's servers, and the shared ones must never be")
 	}
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		return err
-	}
-	return fn(ch)
 }
 
-// deleteQueues deletes every queue whose name starts with prefix.
-func deleteQueues(prefix string) error {
-	if _, err := exec.LookPath("rabbitmqctl"); err != nil {
-		return nil
-	}
-	out, err := exec.Command("rabbitmqctl", "list_queues", "name", "-q", "--no-table-headers").Output()
-	if err != nil {
-		return fmt.Errorf("rabbitmqctl list_queues: %w", err)
-	}
-	var names []string
-	for line := range strings.Lines(string(out)) {
-		if name := strings.TrimSpace(line); strings.HasPrefix(name, prefix) {
-			names = append(names, name)
+// stopBroker stops the run's RabbitMQ container and returns a function that
+// starts it again (on the same address) and waits until it answers; the
+// test's cleanup starts it in any case, for the tests that follow.
+func stopBroker(t *testing.T) (start func()) {
+	t.Helper()
+	start = sync.OnceFunc(func() {
+		if err := mq.Start(context.Background()); err != nil {
+			t.Fatalf("starting RabbitMQ again: %v", err)
 		}
-	}
-	if len(names) == 0 {
-		return nil
-	}
-	return withChannel(func(ch *amqp.Channel) error {
-		for _, name := range names {
-			if _, err := ch.QueueDelete(name, false, false, false); err != nil {
-				return fmt.Errorf("delete queue %s: %w", name, err)
-			}
-		}
-		return nil
 	})
-}
-
-// rabbitmqctl runs rabbitmqctl with args and fails the test when it fails.
-func rabbitmqctl(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := exec.Command("rabbitmqctl", args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("rabbitmqctl %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// brokerConnections returns the client-given names of the broker's
-// connections ("" for a connection without one).
-func brokerConnections(t *testing.T) []string {
-	t.Helper()
-	out := rabbitmqctl(t, "list_connections", "client_properties", "-q", "--no-table-headers")
-	var names []string
-	for line := range strings.Lines(out) {
-		line = strings.TrimSpace(line)
-		if line == "" {
-			continue
-		}
-		name := ""
-		if _, rest, ok := strings.Cut(line, `{"connection_name","`); ok {
-			name, _, _ = strings.Cut(rest, `"}`)
-		}
-		names = append(names, name)
-	}
-	return names
-}
-
-// stopRabbitMQ stops the broker's application (rabbitmqctl stop_app) and
-// returns a function that starts it again and waits until it is up. The
-// cleanup of t starts it again in any case: other suites share the broker.
-//
-// Other suites that use the broker meanwhile see an outage too, so before it
-// stops the broker this waits (for a while, not for ever) until the only
-// connections left are the ones ours says are this test's.
-func stopRabbitMQ(t *testing.T, ours func(connectionName string) bool) (start func()) {
-	t.Helper()
-	if _, err := exec.LookPath("rabbitmqctl"); err != nil {
-		t.Fatalf("this test stops RabbitMQ with rabbitmqctl, which is not installed: %v", err)
-	}
-	quiet := time.Now().Add(3 * time.Minute)
-	for {
-		var others []string
-		for _, name := range brokerConnections(t) {
-			if !ours(name) {
-				others = append(others, name)
-			}
-		}
-		if len(others) == 0 {
-			break
-		}
-		if time.Now().After(quiet) {
-			t.Logf("stopping RabbitMQ although other clients use it: %q", others)
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	var once sync.Once
-	start = func() {
-		once.Do(func() {
-			rabbitmqctl(t, "start_app")
-			rabbitmqctl(t, "await_startup")
-		})
-	}
 	t.Cleanup(start)
-	rabbitmqctl(t, "stop_app")
+	if err := mq.Stop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	return start
 }
 
@@ -222,6 +119,10 @@ type eventKey struct {
 type eventLog struct {
 	mu  sync.Mutex
 	got map[eventKey]int
+	// ids are the distinct event ids (ce-id) that arrived for a key: a
+	// redelivery repeats one, a second event for the same change would add
+	// one.
+	ids map[eventKey]map[string]bool
 }
 
 func (l *eventLog) handle(_ context.Context, m rabbitmq.Message) error {
@@ -245,6 +146,10 @@ func (l *eventLog) handle(_ context.Context, m rabbitmq.Message) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.got[k]++
+	if l.ids[k] == nil {
+		l.ids[k] = map[string]bool{}
+	}
+	l.ids[k][m.ID] = true
 	return nil
 }
 
@@ -268,7 +173,7 @@ func watchCatalogEvents(t *testing.T) (*eventLog, string) {
 	t.Helper()
 	prefix := runTopology() + "-watch-" + strings.ToLower(token(6))
 	b, err := rabbitmq.New(rabbitmq.Config{
-		URL:               amqpTestURL(),
+		URL:               mq.URL,
 		ConnectionName:    prefix,
 		Exchange:          runExchange(),
 		QueuePrefix:       prefix,
@@ -285,7 +190,9 @@ func watchCatalogEvents(t *testing.T) (*eventLog, string) {
 	}
 	t.Cleanup(func() {
 		_ = b.Close()
-		if err := deleteQueues(prefix); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), eventsWait)
+		defer cancel()
+		if err := mq.DeleteTopology(ctx, prefix); err != nil {
 			t.Errorf("deleting the test's queues: %v", err)
 		}
 	})
@@ -294,7 +201,7 @@ func watchCatalogEvents(t *testing.T) (*eventLog, string) {
 	if err := b.WaitReady(ctx); err != nil {
 		t.Fatal(err)
 	}
-	log := &eventLog{got: map[eventKey]int{}}
+	log := &eventLog{got: map[eventKey]int{}, ids: map[eventKey]map[string]bool{}}
 	c, err := b.Consume(context.Background(), "catalog-events", log.handle, rabbitmq.ConsumeOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -367,13 +274,15 @@ func (w *bookWriter) run(f *fixture, stop <-chan struct{}) {
 	}
 }
 
-// TestEventsSurviveABrokerOutage writes books through the server while
-// RabbitMQ's application is stopped and started again: every BookCreated and
-// BookUpdated the writes caused reaches a queue bound to the server's
-// exchange, none lost, and /readyz reports the outage. Not parallel: it
-// stops the broker other tests may use, for a few seconds.
+// TestEventsSurviveABrokerOutage writes books and reviews through the
+// server while the run's RabbitMQ container is stopped and started again:
+// every BookCreated and BookUpdated the writes caused reaches a queue bound
+// to the server's exchange, none lost, every review counted exactly once,
+// and /readyz reports the outage. Not parallel: the broker is the run's, and
+// the package's parallel tests wait until the sequential ones are done.
 func TestEventsSurviveABrokerOutage(t *testing.T) {
-	log, watchPrefix := watchCatalogEvents(t)
+	needOwnContainers(t)
+	log, _ := watchCatalogEvents(t)
 	f := newFixture(t, catalogClient(t, connectProto), 1)
 
 	w := &bookWriter{}
@@ -421,8 +330,7 @@ func TestEventsSurviveABrokerOutage(t *testing.T) {
 
 	// Outage: the server stays up and writes go on; its events wait in
 	// the outbox.
-	serverConn := fmt.Sprintf("bookworm %s:%d", hostname(), srv.cmd.Process.Pid)
-	start := stopRabbitMQ(t, func(name string) bool { return name == serverConn || name == watchPrefix })
+	start := stopBroker(t)
 	pollUntil(t, "/readyz reporting the outage", func() bool { return readyz(t, srv) == http.StatusServiceUnavailable })
 	booksAtStop, _ := w.written()
 	review(20)
@@ -474,9 +382,4 @@ func TestEventsSurviveABrokerOutage(t *testing.T) {
 		books, booksDuringOutage-booksAtStop, len(want), duplicates)
 	ratingsAgree(t, reviews, reviewed.GetId())
 	everyBookAgrees(t)
-}
-
-func hostname() string {
-	h, _ := os.Hostname()
-	return h
 }

@@ -4,15 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,18 +18,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/testcontainers/testcontainers-go"
-	tcpostgres "github.com/testcontainers/testcontainers-go/modules/postgres"
+	"github.com/bookworm-store/bookworm/internal/testenv"
 )
 
-// defaultTestDatabaseURL is the local Postgres the suite creates its
-// database on when no Docker engine answers and BOOKWORM_TEST_DATABASE_URL
-// is unset.
-const defaultTestDatabaseURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-
-// postgresImage is the image started when a Docker engine is available.
-const postgresImage = "postgres:15-alpine"
+// pg and mq are the run's Postgres and RabbitMQ: containers of the
+// package's own (testenv), or the machine's shared servers when no
+// container engine answers.
+var (
+	pg *testenv.PostgresServer
+	mq *testenv.RabbitMQServer
+)
 
 // Deadlines of the harness. They bound waits for the server, they are never
 // assertions about speed.
@@ -66,9 +61,10 @@ type server struct {
 
 // TestMain provisions a database, builds and starts the server, runs the
 // tests, and then checks that the server shuts down gracefully and logged
-// nothing but JSON.
+// nothing but JSON. testenv terminates the run's containers afterwards,
+// also when the run fails or is interrupted.
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
+	os.Exit(testenv.Main(func() int { return run(m) }))
 }
 
 func run(m *testing.M) (code int) {
@@ -132,95 +128,18 @@ func run(m *testing.M) (code int) {
 	return code
 }
 
-// provisionDatabase returns the URL of a new, empty database and a function
-// that removes it. It uses a Postgres container when a Docker engine is
-// healthy, and a fresh uniquely named database on the server of
-// BOOKWORM_TEST_DATABASE_URL otherwise.
+// provisionDatabase starts the run's Postgres and RabbitMQ (containers of
+// the e2e package's own, through testenv) and returns the URL of a new,
+// empty database on that Postgres and a function that removes it.
 func provisionDatabase(ctx context.Context) (string, func() error, error) {
-	ok, why := dockerHealthy(ctx)
-	if ok {
-		fmt.Fprintln(os.Stderr, "e2e: Docker engine found, starting", postgresImage)
-		return containerDatabase(ctx)
-	}
-	fmt.Fprintf(os.Stderr, "e2e: no Docker engine (%s); creating a database on BOOKWORM_TEST_DATABASE_URL's server\n", why)
-	admin := os.Getenv("BOOKWORM_TEST_DATABASE_URL")
-	if admin == "" {
-		admin = defaultTestDatabaseURL
-	}
-	return freshDatabase(ctx, admin)
-}
-
-// dockerHealthy probes the container provider the way testcontainers'
-// SkipIfProviderIsNotHealthy does, but reports instead of skipping.
-func dockerHealthy(ctx context.Context) (ok bool, why string) {
-	defer func() {
-		if r := recover(); r != nil {
-			ok, why = false, fmt.Sprint(r)
-		}
-	}()
-	p, err := testcontainers.ProviderDefault.GetProvider()
-	if err != nil {
-		return false, err.Error()
-	}
-	defer p.Close()
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := p.Health(ctx); err != nil {
-		return false, err.Error()
-	}
-	return true, ""
-}
-
-func containerDatabase(ctx context.Context) (string, func() error, error) {
-	c, err := tcpostgres.Run(ctx, postgresImage,
-		tcpostgres.WithDatabase("bookworm"),
-		tcpostgres.WithUsername("postgres"),
-		tcpostgres.WithPassword("postgres"),
-		tcpostgres.BasicWaitStrategies(),
-	)
-	if err != nil {
-		if c != nil {
-			_ = testcontainers.TerminateContainer(c)
-		}
+	var err error
+	if pg, err = testenv.PackagePostgres(ctx); err != nil {
 		return "", nil, err
 	}
-	dsn, err := c.ConnectionString(ctx, "sslmode=disable")
-	if err != nil {
-		_ = testcontainers.TerminateContainer(c)
+	if mq, err = testenv.PackageRabbitMQ(ctx); err != nil {
 		return "", nil, err
 	}
-	return dsn, func() error { return testcontainers.TerminateContainer(c) }, nil
-}
-
-// freshDatabase creates a uniquely named database on the server of admin.
-func freshDatabase(ctx context.Context, admin string) (string, func() error, error) {
-	u, err := url.Parse(admin)
-	if err != nil {
-		return "", nil, fmt.Errorf("BOOKWORM_TEST_DATABASE_URL: %w", err)
-	}
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	name := fmt.Sprintf("bookworm_e2e_%s_%s", time.Now().UTC().Format("20060102150405"), hex.EncodeToString(b[:]))
-	if err := adminExec(ctx, admin, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		return "", nil, fmt.Errorf("creating %s: %w", name, err)
-	}
-	u.Path = "/" + name
-	drop := func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		return adminExec(ctx, admin, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
-	}
-	return u.String(), drop, nil
-}
-
-func adminExec(ctx context.Context, admin, sql string) error {
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	_, err = conn.Exec(ctx, sql)
-	return err
+	return pg.CreateDatabase(ctx, "bookworm_e2e")
 }
 
 // repoRoot is the root of the main module; tests run in e2e/.

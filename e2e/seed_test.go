@@ -20,16 +20,7 @@ const seedBooks = 60
 // the end of the test.
 func newDatabase(t *testing.T) string {
 	t.Helper()
-	url, drop, err := freshDatabase(t.Context(), serverDBURL)
-	if err != nil {
-		t.Fatalf("creating a database: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := drop(); err != nil {
-			t.Errorf("dropping the database: %v", err)
-		}
-	})
-	return url
+	return pg.NewDatabase(t)
 }
 
 // runServer starts the server on dbURL with env, calls use with a public

@@ -7,21 +7,18 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bookworm-store/bookworm/internal/testenv"
 )
 
-// testDatabaseURL is the Postgres server the pool test connects to; it only
-// reads, so the maintenance database serves.
-func testDatabaseURL() string {
-	if u := os.Getenv("BOOKWORM_TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-}
+// TestMain runs the tests through testenv, which terminates the Postgres
+// container the pool test starts.
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 
 // TestPoolCollector reads the statistics of a real pool while a connection
 // is held and after it is released.
 func TestPoolCollector(t *testing.T) {
-	cfg, err := pgxpool.ParseConfig(testDatabaseURL())
+	cfg, err := pgxpool.ParseConfig(testenv.Postgres(t).URL) // it only reads: the maintenance database serves
 	if err != nil {
 		t.Fatal(err)
 	}

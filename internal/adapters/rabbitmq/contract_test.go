@@ -291,10 +291,15 @@ func testAckExactlyOnce(t *testing.T, cfg Config) {
 	if err := c.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
-	// Unacked messages return to the queue when the consumer's channel
-	// closes, so an empty queue now means every message was acked.
-	if n, consumers := queueDepth(t, queue); n != 0 || consumers != 0 {
-		t.Errorf("queue holds %d messages and %d consumers after shutdown, want none", n, consumers)
+	// Unacked messages return to the queue when the broker has closed the
+	// consumer's channel (a moment after Shutdown returned), so an empty
+	// queue then means every message was acked.
+	eventually(t, "the consumer gone from the queue", func() bool {
+		_, consumers := queueDepth(t, queue)
+		return consumers == 0
+	})
+	if n, _ := queueDepth(t, queue); n != 0 {
+		t.Errorf("queue holds %d messages after shutdown, want none", n)
 	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
@@ -381,9 +386,12 @@ func testShutdownFinishesInFlight(t *testing.T, cfg Config) {
 	if len(started) != 0 {
 		t.Errorf("%d handlers started after shutdown began", len(started))
 	}
-	if n, consumers := queueDepth(t, queue); n != len(msgs)+5-concurrency || consumers != 0 {
-		t.Errorf("queue holds %d messages and %d consumers after shutdown, want %d and 0", n, consumers, len(msgs)+5-concurrency)
-	}
+	// The broker requeues the prefetched messages and drops the consumer
+	// as it closes the channel, a moment after Shutdown returned: poll.
+	eventually(t, "the queue back to the unhandled messages, without consumers", func() bool {
+		n, consumers := queueDepth(t, queue)
+		return n == len(msgs)+5-concurrency && consumers == 0
+	})
 }
 
 // testShutdownTimeout shuts down with a deadline the handler does not meet:

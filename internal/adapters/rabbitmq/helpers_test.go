@@ -13,6 +13,8 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/bookworm-store/bookworm/internal/testenv"
 )
 
 // testType is the event type the tests publish and consume.
@@ -25,12 +27,23 @@ const testContext = "svc"
 // hold, and a test fails only when one never does within this time.
 const waitLimit = 60 * time.Second
 
-func amqpURL() string {
-	if u := os.Getenv("BOOKWORM_TEST_AMQP_URL"); u != "" {
-		return u
-	}
-	return "amqp://guest:guest@127.0.0.1:5672/"
+// testBroker is the package's RabbitMQ: a container of its own (testenv),
+// or the machine's shared broker when no container engine answers, which is
+// why every test still uses exchange and queue names of its own.
+var testBroker *testenv.RabbitMQServer
+
+func TestMain(m *testing.M) {
+	os.Exit(testenv.Main(func() int {
+		var err error
+		if testBroker, err = testenv.PackageRabbitMQ(context.Background()); err != nil {
+			fmt.Fprintln(os.Stderr, "rabbitmq tests:", err)
+			return 1
+		}
+		return m.Run()
+	}))
 }
+
+func amqpURL() string { return testBroker.URL }
 
 func randomHex(n int) string {
 	b := make([]byte, n)

@@ -3,8 +3,6 @@ package rabbitmq
 import (
 	"context"
 	"errors"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 )
@@ -98,28 +96,17 @@ func TestReconnect(t *testing.T) {
 // name, as an operator (or a broker restart) would.
 func closeConnectionsNamed(t *testing.T, name string) {
 	t.Helper()
-	ctl, err := exec.LookPath("rabbitmqctl")
-	if err != nil {
-		t.Fatalf("this test closes connections with rabbitmqctl, which is not installed: %v", err)
-	}
 	var pids []string
 	eventually(t, "the connection listed by rabbitmqctl", func() bool {
-		out, err := exec.Command(ctl, "list_connections", "pid", "client_properties", "-q", "--no-table-headers").CombinedOutput()
-		if err != nil {
-			t.Fatalf("rabbitmqctl list_connections: %v: %s", err, out)
-		}
-		pids = pids[:0]
-		for line := range strings.Lines(string(out)) {
-			pid, props, ok := strings.Cut(strings.TrimSpace(line), "\t")
-			if ok && strings.Contains(props, `{"connection_name","`+name+`"}`) {
-				pids = append(pids, pid)
-			}
+		var err error
+		if pids, err = testBroker.ConnectionPIDs(t.Context(), name); err != nil {
+			t.Fatal(err)
 		}
 		return len(pids) > 0
 	})
 	for _, pid := range pids {
-		if out, err := exec.Command(ctl, "close_connection", pid, "closed by a BookWorm test").CombinedOutput(); err != nil {
-			t.Fatalf("rabbitmqctl close_connection %s: %v: %s", pid, err, out)
+		if _, err := testBroker.Ctl(t.Context(), "close_connection", pid, "closed by a BookWorm test"); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
