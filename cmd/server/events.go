@@ -12,7 +12,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
+	"github.com/bookworm-store/bookworm/internal/adapters/postgres/catalogstore"
+	"github.com/bookworm-store/bookworm/internal/adapters/postgres/outbox"
+	"github.com/bookworm-store/bookworm/internal/adapters/postgres/ratingstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/rabbitmq"
 )
 
@@ -41,10 +43,10 @@ func eventsFlags(e *eventsConfig,
 	str(&e.AMQPURL, "amqp-url", "amqp://guest:guest@127.0.0.1:5672/", "RabbitMQ URL")
 	str(&e.Exchange, "amqp-exchange", rabbitmq.DefaultExchange, "topic exchange the events are published to")
 	str(&e.QueuePrefix, "amqp-queue-prefix", rabbitmq.DefaultQueuePrefix, "start of the name of every queue (<prefix>.<context>)")
-	duration(&e.OutboxRetention, "outbox-retention", postgres.DefaultOutboxRetention, "how long published events stay in the outbox")
+	duration(&e.OutboxRetention, "outbox-retention", outbox.DefaultOutboxRetention, "how long published events stay in the outbox")
 	duration(&e.InboxRetention, "inbox-retention", 30*24*time.Hour, "how long consumers remember the events they applied (duplicates older than this are applied again); 0 keeps them for ever")
-	integer(&e.RelayWorkers, "relay-workers", postgres.DefaultRelayWorkers, "outbox batches each replica has in flight at once")
-	integer(&e.RelayBatch, "relay-batch", postgres.DefaultRelayBatchSize, "most events in one outbox batch")
+	integer(&e.RelayWorkers, "relay-workers", outbox.DefaultRelayWorkers, "outbox batches each replica has in flight at once")
+	integer(&e.RelayBatch, "relay-batch", outbox.DefaultRelayBatchSize, "most events in one outbox batch")
 }
 
 // finish validates eventsConfig after parsing.
@@ -74,8 +76,8 @@ func (e *eventsConfig) finish() []error {
 
 // eventConsumer is one consuming context of the server: the event types its
 // queue (bookworm.<context>) takes, and the handler that applies them.
-// Handlers record what they applied with postgres.HandleOnce (or
-// postgres.InboxHandler), so that redelivered events change nothing.
+// Handlers record what they applied with outbox.HandleOnce (or
+// outbox.Handler), so that redelivered events change nothing.
 type eventConsumer struct {
 	context    string
 	eventTypes []string
@@ -95,8 +97,8 @@ type eventDeps struct {
 func eventConsumers(d eventDeps) []eventConsumer {
 	// Ratings: the catalog counts reviews into its books; the rating
 	// context removes the reviews the catalog rejects.
-	ratings := postgres.NewCatalogRatings(d.pool, nil)
-	rejections := postgres.NewReviewRejections(d.pool, nil)
+	ratings := catalogstore.NewCatalogRatings(d.pool, nil)
+	rejections := ratingstore.NewReviewRejections(d.pool, nil)
 	return []eventConsumer{
 		{context: "catalog", eventTypes: ratings.EventTypes(), handler: ratings.Handle},
 		{context: "rating", eventTypes: rejections.EventTypes(), handler: rejections.Handle},
@@ -108,7 +110,7 @@ func eventConsumers(d eventDeps) []eventConsumer {
 type events struct {
 	log       *slog.Logger
 	broker    *rabbitmq.Broker
-	relay     *postgres.Relay
+	relay     *outbox.Relay
 	consumers []*rabbitmq.Consumer
 
 	stopRelay context.CancelFunc
@@ -139,7 +141,7 @@ func startEvents(ctx context.Context, cfg eventsConfig, deps eventDeps, log *slo
 		return nil, err
 	}
 	e := &events{log: log, broker: broker, relayDone: make(chan struct{})}
-	e.relay = postgres.NewRelay(deps.pool, broker, postgres.RelayConfig{
+	e.relay = outbox.NewRelay(deps.pool, broker, outbox.RelayConfig{
 		BatchSize:      cfg.RelayBatch,
 		Workers:        cfg.RelayWorkers,
 		Retention:      cfg.OutboxRetention,

@@ -22,6 +22,9 @@ import (
 	"github.com/bookworm-store/bookworm/internal/adapters/inproc"
 	"github.com/bookworm-store/bookworm/internal/adapters/observability"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
+	"github.com/bookworm-store/bookworm/internal/adapters/postgres/catalogstore"
+	"github.com/bookworm-store/bookworm/internal/adapters/postgres/outbox"
+	"github.com/bookworm-store/bookworm/internal/adapters/postgres/ratingstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/rpc"
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
 	"github.com/bookworm-store/bookworm/internal/core/rating"
@@ -75,7 +78,8 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 		obs.shutdown(flushCtx, log)
 	}()
 
-	pool, err := postgres.Connect(ctx, cfg.DatabaseURL, log)
+	pool, err := postgres.Connect(ctx, cfg.DatabaseURL, log,
+		catalogstore.Migrations, ratingstore.Migrations, outbox.Migrations)
 	if err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
@@ -85,7 +89,7 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 	}
 
 	if cfg.Seed {
-		res, err := postgres.Seed(ctx, pool, cfg.SeedBooks)
+		res, err := catalogstore.Seed(ctx, pool, cfg.SeedBooks)
 		if err != nil {
 			return fmt.Errorf("seed: %w", err)
 		}
@@ -97,9 +101,9 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 	defer stopBG()
 	loops := make(chan error, 1)
 
-	books := postgres.NewBookCache(postgres.NewBooks(pool), pool, cfg.CacheEntries, log)
+	books := catalogstore.NewBookCache(catalogstore.NewBooks(pool), pool, cfg.CacheEntries, log)
 	go func() { loops <- books.Run(bg) }()
-	catalogSvc := catalog.NewService(books, postgres.NewEntities(pool), nil)
+	catalogSvc := catalog.NewService(books, catalogstore.NewEntities(pool), nil)
 
 	evs, err := startEvents(bg, cfg.Events, eventDeps{pool: pool, log: log}, log)
 	if err != nil {
@@ -113,7 +117,7 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 	if err := obs.register(observability.NewRelayCollector(evs.relay)); err != nil {
 		return err
 	}
-	ratingSvc := rating.NewService(postgres.NewReviews(pool), inproc.NewCatalogBooks(catalogSvc), nil)
+	ratingSvc := rating.NewService(ratingstore.NewReviews(pool), inproc.NewCatalogBooks(catalogSvc), nil)
 
 	routes, err := rpc.NewRoutes(rpc.Options{
 		Log:               log,

@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/bookworm-store/bookworm/internal/adapters/events"
 )
 
 var (
@@ -210,7 +211,7 @@ func (b *Broker) manage() {
 			failures = 0
 		}
 		failures++
-		delay := backoff(b.cfg.ReconnectMinDelay, b.cfg.ReconnectMaxDelay, failures)
+		delay := events.Backoff(b.cfg.ReconnectMinDelay, b.cfg.ReconnectMaxDelay, failures)
 		b.log.Warn("rabbitmq connection lost; reconnecting", "error", err, "retry_in", delay)
 		if !sleep(b.stop, delay) {
 			return
@@ -304,7 +305,7 @@ func (b *Broker) session() (connected bool, err error) {
 				return true, err
 			}
 			failures++
-			delay := backoff(b.cfg.ReconnectMinDelay, b.cfg.ReconnectMaxDelay, failures)
+			delay := events.Backoff(b.cfg.ReconnectMinDelay, b.cfg.ReconnectMaxDelay, failures)
 			b.log.Warn("rabbitmq publishing channel failed; reopening", "error", err, "retry_in", delay)
 			select {
 			case <-b.stop:
@@ -359,19 +360,6 @@ func closeError(e *amqp.Error) error {
 		return errors.New("closed")
 	}
 	return e
-}
-
-// backoff returns the wait before attempt n+1 after n failures: exponential
-// from lo, capped at hi, with the upper half jittered so that replicas do not
-// reconnect in step.
-func backoff(lo, hi time.Duration, n int) time.Duration {
-	d := lo
-	for i := 1; i < n && d < hi; i++ {
-		d *= 2
-	}
-	d = min(d, hi)
-	half := d / 2
-	return half + rand.N(half+1)
 }
 
 // sleep waits for d; it returns false when stop is closed first.

@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/uuid"
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/bookworm-store/bookworm/internal/adapters/events"
 )
 
 // Defaults of ConsumeOptions.
@@ -28,16 +30,9 @@ const (
 // errStopping ends the wait for a connection of a consumer that stops.
 var errStopping = errors.New("rabbitmq: consumer stopping")
 
-// Handler handles one message. It returns nil only when the message's effects
-// are committed (together with the inbox row that records msg.ID): the
-// message is then acked. Any other result (an error, a panic) sends the
-// message to the retry path, and after the context's MaxAttempts failed
-// attempts to its dead-letter queue. The same message may be handled again
-// after a crash or a lost ack, and copies of one event may be handled
-// concurrently, so handlers must be idempotent. ctx is cancelled when the
-// consumer stops at once (its Consume context ended, Broker.Close, or
-// Shutdown ran out of time); the message is then handled again later.
-type Handler func(ctx context.Context, msg Message) error
+// Handler is the consumer this package delivers messages to: the
+// broker-neutral events.Handler, whose contract it keeps.
+type Handler = events.Handler
 
 // ConsumeOptions tunes a consumer. The zero value means the defaults.
 type ConsumeOptions struct {
@@ -186,7 +181,7 @@ func (c *Consumer) run() {
 			failures = 0
 		}
 		failures++
-		delay := backoff(c.b.cfg.ReconnectMinDelay, c.b.cfg.ReconnectMaxDelay, failures)
+		delay := events.Backoff(c.b.cfg.ReconnectMinDelay, c.b.cfg.ReconnectMaxDelay, failures)
 		c.log.Warn("rabbitmq consumer lost its subscription; subscribing again", "error", err, "retry_in", delay)
 		select {
 		case <-c.stopping:

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/bookworm-store/bookworm/internal/adapters/events"
 )
 
 // testType is the event type the tests publish and consume.
@@ -195,7 +197,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func testMessages(n int) []Message {
 	msgs := make([]Message, n)
 	for i := range msgs {
-		msgs[i] = NewMessage(testType, "/bookworm/test", fmt.Appendf(nil, "payload %d", i))
+		msgs[i] = events.NewMessage(testType, "/bookworm/test", fmt.Appendf(nil, "payload %d", i))
 	}
 	return msgs
 }

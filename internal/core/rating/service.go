@@ -119,11 +119,20 @@ func (s *Service) hideMissing(err error, id string) error {
 // not a user. A review that is gone already is fine: the author may have
 // deleted it meanwhile, or the rejection is handled a second time.
 func (s *Service) RejectReview(ctx context.Context, id string) error {
+	return RejectReview(ctx, s.reviews, id, s.now())
+}
+
+// RejectReview is the use case Service.RejectReview over reviews alone: the
+// rating context's consumer of the catalog's rejections runs it on a store
+// bound to its inbox transaction, and needs nothing else of a Service (no
+// BookChecker: a rejection never asks the catalog).
+func RejectReview(ctx context.Context, reviews ReviewStore, id string, now time.Time) error {
 	if !IsID(id) {
 		return failure.Invalid("review_id", "must be a UUID")
 	}
-	err := s.reviews.DeleteReview(ctx, strings.ToLower(id), func(r *Review) error {
-		return r.Remove(RemovedRejected, s.now())
+	now = now.UTC().Truncate(time.Microsecond)
+	err := reviews.DeleteReview(ctx, strings.ToLower(id), func(r *Review) error {
+		return r.Remove(RemovedRejected, now)
 	})
 	if errors.Is(err, failure.ErrNotFound) {
 		return nil
