@@ -1,7 +1,9 @@
 // Package adapters_test keeps the adapters apart: no adapter package
 // imports another (buf's layering, written down and enforced), except
 //
-//   - the broker-neutral events package, which any package may import;
+//   - the neutral packages, which any package may import: events (the
+//     broker-neutral messages, handlers and publishers) and protoconv (core
+//     values to the contract's shared types);
 //   - a package under postgres/ importing the driver layer (postgres) or
 //     the event plumbing on it (postgres/outbox); a context's store never
 //     imports another context's store;
@@ -45,7 +47,7 @@ func rel(path string) string {
 func allowed(from, to string) bool {
 	tech := func(p string) string { return strings.Split(p, "/")[0] }
 	switch {
-	case to == "events" || from == to:
+	case to == "events" || to == "protoconv" || from == to:
 		return true
 	case tech(from) == "postgres" && tech(to) == "postgres":
 		// The driver layer and the outbox serve every context's store;
@@ -77,6 +79,8 @@ func TestAllowed(t *testing.T) {
 		{"postgres/outbox", "postgres/catalogstore", false},
 		{"rpc", "auth", false},
 		{"rabbitmq", "events", true},
+		{"rpc", "protoconv", true},
+		{"postgres/catalogstore", "protoconv", true},
 		{"postgres/outbox", "events", true},
 		{"postgres/catalogstore", "postgres", true},
 		{"postgres/catalogstore", "postgres/outbox", true},

@@ -170,7 +170,8 @@ type BookRecord struct {
 // Book is a book of the catalog. Its fields obey every rule of BookFields;
 // it can only be made by NewBook, changed by Apply and restored by RestoreBook.
 type Book struct {
-	rec BookRecord
+	rec    BookRecord
+	events []Event
 }
 
 // NewBook validates fields and returns a new book with a fresh id.
@@ -180,7 +181,9 @@ func NewBook(id string, fields BookFields, now time.Time) (*Book, error) {
 		return nil, failure.Prefix(RequestField, err)
 	}
 	now = now.UTC()
-	return &Book{rec: BookRecord{ID: id, BookFields: f, CreateTime: now, UpdateTime: now, Version: 1}}, nil
+	b := &Book{rec: BookRecord{ID: id, BookFields: f, CreateTime: now, UpdateTime: now, Version: 1}}
+	b.events = []Event{BookCreated{Book: b.Record()}}
+	return b, nil
 }
 
 // RestoreBook rebuilds a book from storage, which only holds valid books.
@@ -215,7 +218,9 @@ func (b *Book) RatingAverage() float64 {
 }
 
 // Apply sets the fields named in paths to their values in fields, checks the
-// result as a whole and bumps the version. An unknown path is invalid.
+// result as a whole and bumps the version. An unknown path is invalid. It
+// raises BookUpdated when a field changed, and BookPriceChanged when the
+// list or sale price did (see Events).
 func (b *Book) Apply(fields BookFields, paths []string, now time.Time) error {
 	if b.Deleted() {
 		return failure.FailedPrecondition("book %s is deleted", b.rec.ID)
@@ -258,8 +263,10 @@ func (b *Book) Apply(fields BookFields, paths []string, now time.Time) error {
 	if err != nil {
 		return failure.Prefix(RequestField, err)
 	}
+	before := b.Record()
 	b.rec.BookFields = f
 	b.rec.UpdateTime = now.UTC()
 	b.rec.Version++
+	b.events = append(b.events, updateEvents(before, b.Record())...)
 	return nil
 }

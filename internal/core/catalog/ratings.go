@@ -86,11 +86,11 @@ type ReviewTally struct {
 // BookPresence is the state of a review's book when its event is applied.
 type BookPresence int
 
-// The presences.
+// The presences: no such book, a live book, a deleted one.
 const (
 	BookMissing BookPresence = iota
 	BookLive
-	BookDeleted
+	BookGone
 )
 
 // RejectReason says why the catalog rejects a review.
@@ -151,7 +151,7 @@ func ApplyReviewEvent(cur ReviewTally, e ReviewEvent, book BookPresence) (TallyO
 			case BookLive:
 				out.Next.State, out.Next.Stars = TallyCounted, e.Stars
 				out.SumDelta, out.CountDelta = int64(e.Stars), 1
-			case BookDeleted:
+			case BookGone:
 				out.Next.State, out.Reject = TallyRejected, RejectedBookDeleted
 			default:
 				out.Next.State, out.Reject = TallyRejected, RejectedBookNotFound

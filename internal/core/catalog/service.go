@@ -22,7 +22,9 @@ func NewService(books Books, entities Entities, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{books: books, entities: entities, now: func() time.Time { return now().UTC() }, newID: NewID}
+	// Stores keep microseconds; cutting here keeps what a write returns, and
+	// the events it raises, equal to what a later read returns.
+	return &Service{books: books, entities: entities, now: func() time.Time { return now().UTC().Truncate(time.Microsecond) }, newID: NewID}
 }
 
 // CreateBook validates and stores a new book.

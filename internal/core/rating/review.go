@@ -112,6 +112,7 @@ type ReviewRecord struct {
 type Review struct {
 	rec     ReviewRecord
 	removed RemoveReason // 0 while the review stands
+	events  []Event
 }
 
 // NewReview validates fields and returns author's new review of the book
@@ -130,7 +131,7 @@ func NewReview(id, bookID string, author identity.Principal, fields ReviewFields
 		return nil, err
 	}
 	now = now.UTC()
-	return &Review{rec: ReviewRecord{
+	r := &Review{rec: ReviewRecord{
 		ID:           id,
 		BookID:       strings.ToLower(bookID),
 		UserID:       author.Subject,
@@ -139,7 +140,9 @@ func NewReview(id, bookID string, author identity.Principal, fields ReviewFields
 		CreateTime:   now,
 		UpdateTime:   now,
 		Version:      1,
-	}}, nil
+	}}
+	r.events = []Event{ReviewCreated{Review: r.rec}}
+	return r, nil
 }
 
 // displayName cuts a name the issuer sent to MaxUserNameLen characters.
@@ -172,8 +175,8 @@ func (r *Review) Removed() (RemoveReason, bool) { return r.removed, r.removed !=
 
 // Apply sets the fields named in paths to their values in fields and checks
 // the result as a whole. When that changes anything it bumps the version and
-// the update time; a change to equal values leaves the review as it was, so
-// the store writes (and publishes) nothing.
+// the update time and raises ReviewUpdated; a change to equal values leaves
+// the review as it was, so the store writes (and publishes) nothing.
 func (r *Review) Apply(fields ReviewFields, paths []string, now time.Time) error {
 	if _, gone := r.Removed(); gone {
 		return failure.NotFound("review %s not found", r.rec.ID)
@@ -205,14 +208,16 @@ func (r *Review) Apply(fields ReviewFields, paths []string, now time.Time) error
 	if f == r.rec.ReviewFields {
 		return nil
 	}
+	old := r.rec.Stars
 	r.rec.ReviewFields = f
 	r.rec.UpdateTime = now.UTC()
 	r.rec.Version++
+	r.events = append(r.events, ReviewUpdated{Review: r.rec, OldStars: old})
 	return nil
 }
 
-// Remove marks the review removed for reason and bumps its version: the
-// store then deletes it and announces the removal with that version.
+// Remove marks the review removed for reason, bumps its version and raises
+// ReviewDeleted: the store then deletes it and announces the removal.
 func (r *Review) Remove(reason RemoveReason, now time.Time) error {
 	if _, gone := r.Removed(); gone {
 		return failure.NotFound("review %s not found", r.rec.ID)
@@ -223,6 +228,7 @@ func (r *Review) Remove(reason RemoveReason, now time.Time) error {
 	r.removed = reason
 	r.rec.UpdateTime = now.UTC()
 	r.rec.Version++
+	r.events = append(r.events, ReviewDeleted{Review: r.rec, OldStars: r.rec.Stars, Reason: reason})
 	return nil
 }
 

@@ -144,12 +144,21 @@ func (s *Books) CreateBook(ctx context.Context, b *catalog.Book) (*catalog.Book,
 		if out, err = finishBookWrite(ctx, tx, r.ID); err != nil {
 			return err
 		}
-		return outbox.Enqueue(ctx, tx, CatalogSource, bookCreatedEvent(out.Record()))
+		return enqueue(ctx, tx, b.Events())
 	})
 	if err != nil {
 		return nil, errTable.Translate(ctx, err, "book "+r.ID)
 	}
 	return out, nil
+}
+
+// enqueue writes the messages of evs to the outbox in tx.
+func enqueue(ctx context.Context, tx pgx.Tx, evs []catalog.Event) error {
+	msgs, err := eventMessages(evs)
+	if err != nil {
+		return err
+	}
+	return outbox.Enqueue(ctx, tx, CatalogSource, msgs...)
 }
 
 // setAuthors writes the credit list of a book, replacing the old one.
@@ -217,7 +226,7 @@ func (s *Books) UpdateBook(ctx context.Context, id string, update func(*catalog.
 		if out, err = finishBookWrite(ctx, tx, id); err != nil {
 			return err
 		}
-		return outbox.Enqueue(ctx, tx, CatalogSource, bookUpdatedEvents(before, out.Record())...)
+		return enqueue(ctx, tx, b.Events())
 	})
 	switch {
 	case updateErr != nil:
@@ -250,7 +259,7 @@ func (s *Books) DeleteBook(ctx context.Context, id string, now time.Time) error 
 		if err := NotifyBookChanged(ctx, tx, id); err != nil {
 			return err
 		}
-		return outbox.Enqueue(ctx, tx, CatalogSource, bookDeletedEvent(id, title, version, now.UTC()))
+		return enqueue(ctx, tx, []catalog.Event{catalog.BookDeleted{BookID: id, Title: title, Version: version, At: now.UTC()}})
 	})
 	return errTable.Translate(ctx, err, "book "+id)
 }

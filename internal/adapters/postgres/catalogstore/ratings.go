@@ -142,7 +142,7 @@ func (c *CatalogRatings) apply(ctx context.Context, tx pgx.Tx, e catalog.ReviewE
 	case err != nil:
 		return err
 	case deleteTime != nil:
-		presence = catalog.BookDeleted
+		presence = catalog.BookGone
 	default:
 		presence = catalog.BookLive
 	}

@@ -7,17 +7,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
-	"github.com/bookworm-store/bookworm/internal/adapters/postgres/outbox"
 	"github.com/bookworm-store/bookworm/internal/core/failure"
 	"github.com/bookworm-store/bookworm/internal/core/rating"
-	ratingv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/rating/v1"
 )
-
-// RatingSource is the ce-source of the events the rating context publishes.
-const RatingSource = "/bookworm/rating"
 
 // Reviews is rating.ReviewStore on PostgreSQL. Every write commits, in one
 // transaction, the review, the book's star counts (rating_summaries) and the
@@ -72,16 +66,7 @@ func (s *Reviews) CreateReview(ctx context.Context, r *rating.Review) (*rating.R
 		if err := countStars(ctx, tx, rec.BookID, 0, rec.Stars); err != nil {
 			return err
 		}
-		return outbox.Enqueue(ctx, tx, RatingSource, &ratingv1.ReviewCreated{
-			ReviewId:  rec.ID,
-			BookId:    rec.BookID,
-			UserId:    rec.UserID,
-			Version:   rec.Version,
-			Stars:     rec.Stars,
-			Title:     rec.Title,
-			Body:      rec.Body,
-			OccurTime: timestamppb.New(rec.CreateTime),
-		})
+		return enqueue(ctx, tx, r.Events())
 	})
 	if err != nil {
 		return nil, errTable.Translate(ctx, err, "review "+rec.ID)
@@ -163,29 +148,12 @@ func (s *Reviews) UpdateReview(ctx context.Context, id string, update func(*rati
 		if err := countStars(ctx, tx, after.BookID, before.Stars, after.Stars); err != nil {
 			return err
 		}
-		return outbox.Enqueue(ctx, tx, RatingSource, &ratingv1.ReviewUpdated{
-			ReviewId:  after.ID,
-			BookId:    after.BookID,
-			UserId:    after.UserID,
-			Version:   after.Version,
-			OldStars:  before.Stars,
-			NewStars:  after.Stars,
-			Title:     after.Title,
-			Body:      after.Body,
-			OccurTime: timestamppb.New(after.UpdateTime),
-		})
+		return enqueue(ctx, tx, r.Events())
 	})
 	if err != nil {
 		return nil, errTable.Translate(ctx, err, "review "+id)
 	}
 	return out, nil
-}
-
-// removeReasons maps the core's removal reasons to the event's.
-var removeReasons = map[rating.RemoveReason]ratingv1.ReviewDeleted_Reason{
-	rating.RemovedByAuthor:    ratingv1.ReviewDeleted_REASON_AUTHOR,
-	rating.RemovedByModerator: ratingv1.ReviewDeleted_REASON_MODERATION,
-	rating.RemovedRejected:    ratingv1.ReviewDeleted_REASON_REJECTED,
 }
 
 // DeleteReview lets remove mark the locked review removed, then deletes it,
@@ -200,26 +168,16 @@ func (s *Reviews) DeleteReview(ctx context.Context, id string, remove func(*rati
 		if err := remove(r); err != nil {
 			return err
 		}
-		reason, gone := r.Removed()
-		if !gone {
+		if _, gone := r.Removed(); !gone {
 			return errors.New("review store: the remove closure did not remove review " + id)
 		}
-		after := r.Record()
 		if _, err := tx.Exec(ctx, `DELETE FROM rating.reviews WHERE id = $1`, id); err != nil {
 			return err
 		}
 		if err := countStars(ctx, tx, before.BookID, before.Stars, 0); err != nil {
 			return err
 		}
-		return outbox.Enqueue(ctx, tx, RatingSource, &ratingv1.ReviewDeleted{
-			ReviewId:  after.ID,
-			BookId:    after.BookID,
-			UserId:    after.UserID,
-			Version:   after.Version,
-			OldStars:  before.Stars,
-			Reason:    removeReasons[reason],
-			OccurTime: timestamppb.New(after.UpdateTime),
-		})
+		return enqueue(ctx, tx, r.Events())
 	})
 	return errTable.Translate(ctx, err, "review "+id)
 }
