@@ -14,6 +14,7 @@ import (
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/pgtest"
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
 	"github.com/bookworm-store/bookworm/internal/core/failure"
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 	"github.com/bookworm-store/bookworm/internal/core/money"
 )
 
@@ -59,7 +60,7 @@ func newFixture(t testing.TB, pool *pgxpool.Pool, books catalog.Books) *fixture 
 
 func (f *fixture) entity(k catalog.Kind, name string) string {
 	f.t.Helper()
-	e, err := catalog.NewEntity(k, catalog.NewID(), catalog.EntityFields{Name: name, Text: "About " + name}, f.now())
+	e, err := catalog.NewEntity(k, coreid.New(), catalog.EntityFields{Name: name, Text: "About " + name}, f.now())
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -123,7 +124,7 @@ func (f *fixture) create(fields catalog.BookFields) *catalog.Book {
 }
 
 func (f *fixture) tryCreate(fields catalog.BookFields) (*catalog.Book, error) {
-	b, err := catalog.NewBook(catalog.NewID(), fields, f.now())
+	b, err := catalog.NewBook(coreid.New(), fields, f.now())
 	if err != nil {
 		f.t.Fatalf("invalid test book: %v", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/pgtest"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/ratingstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/rabbitmq"
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 	"github.com/bookworm-store/bookworm/internal/core/identity"
 	"github.com/bookworm-store/bookworm/internal/core/rating"
 	ratingv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/rating/v1"
@@ -176,7 +177,7 @@ func TestRatingFlowOverRabbitMQ(t *testing.T) {
 	if err := f.books.DeleteBook(f.ctx, bookID, f.now()); err != nil {
 		t.Fatal(err)
 	}
-	late, err := rating.NewReview(rating.NewID(), bookID, identity.Principal{Subject: "late-user"}, rating.ReviewFields{Stars: 1}, f.now())
+	late, err := rating.NewReview(coreid.New(), bookID, identity.Principal{Subject: "late-user"}, rating.ReviewFields{Stars: 1}, f.now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/ratingstore"
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
 	"github.com/bookworm-store/bookworm/internal/core/failure"
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 	"github.com/bookworm-store/bookworm/internal/core/identity"
 	"github.com/bookworm-store/bookworm/internal/core/rating"
 	ratingv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/rating/v1"
@@ -252,7 +253,7 @@ func TestCreateReviewNeedsALiveBook(t *testing.T) {
 	if err := f.books.DeleteBook(f.ctx, bookID, f.now()); err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range []string{bookID, catalog.NewID()} {
+	for _, id := range []string{bookID, coreid.New()} {
 		_, err := f.svc.CreateReview(f.ctx, user(1), id, rating.ReviewFields{Stars: 3})
 		wantIs(t, err, failure.ErrNotFound)
 	}

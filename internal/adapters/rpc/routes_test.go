@@ -12,6 +12,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 	catalogv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/catalog/v1"
 	"github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/catalog/v1/catalogv1connect"
 )
@@ -29,7 +30,7 @@ func TestPanicsBecomeInternalErrors(t *testing.T) {
 	defer srv.Close()
 	client := catalogv1connect.NewCatalogServiceClient(srv.Client(), srv.URL)
 	for range 2 { // the second call shows the server survived the first
-		_, err := client.GetBook(t.Context(), connect.NewRequest(&catalogv1.GetBookRequest{Id: catalog.NewID()}))
+		_, err := client.GetBook(t.Context(), connect.NewRequest(&catalogv1.GetBookRequest{Id: coreid.New()}))
 		var ce *connect.Error
 		if !errors.As(err, &ce) || ce.Code() != connect.CodeInternal {
 			t.Fatalf("err = %v, want Internal", err)

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bookworm-store/bookworm/internal/core/failure"
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 	"github.com/bookworm-store/bookworm/internal/core/money"
 )
 
@@ -102,10 +103,10 @@ func (f BookFields) normalize() (BookFields, error) {
 	if f.StockQuantity < 0 {
 		v.Add(FieldStockQuantity, "must be zero or more")
 	}
-	if !IsID(f.CategoryID) {
+	if !coreid.Valid(f.CategoryID) {
 		v.Add(FieldCategoryID, "must be a UUID")
 	}
-	if !IsID(f.PublisherID) {
+	if !coreid.Valid(f.PublisherID) {
 		v.Add(FieldPublisherID, "must be a UUID")
 	}
 	switch n := len(f.AuthorIDs); {
@@ -117,12 +118,12 @@ func (f BookFields) normalize() (BookFields, error) {
 	seen := make(map[string]bool, len(f.AuthorIDs))
 	for i, id := range f.AuthorIDs {
 		switch {
-		case !IsID(id):
+		case !coreid.Valid(id):
 			v.Add(fieldIndex(FieldAuthorIDs, i), "must be a UUID")
-		case seen[strings.ToLower(id)]:
+		case seen[coreid.Canonical(id)]:
 			v.Add(fieldIndex(FieldAuthorIDs, i), "must not repeat an author")
 		}
-		seen[strings.ToLower(id)] = true
+		seen[coreid.Canonical(id)] = true
 	}
 	f.AuthorIDs = slices.Clone(f.AuthorIDs)
 	if f.ImageURL != "" {

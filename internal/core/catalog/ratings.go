@@ -1,6 +1,10 @@
 package catalog
 
-import "github.com/bookworm-store/bookworm/internal/core/failure"
+import (
+	"github.com/bookworm-store/bookworm/internal/core/failure"
+
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
+)
 
 // The catalog keeps each book's rating as two exact integers, the sum of the
 // stars and the number of reviews (BookRecord.RatingSum and RatingCount),
@@ -40,10 +44,10 @@ func (e ReviewEvent) Validate() error {
 	if e.Change < ReviewCreated || e.Change > ReviewDeleted {
 		v.Add("type", "unknown review change")
 	}
-	if !IsID(e.ReviewID) {
+	if !coreid.Valid(e.ReviewID) {
 		v.Add("review_id", "must be a UUID")
 	}
-	if !IsID(e.BookID) {
+	if !coreid.Valid(e.BookID) {
 		v.Add("book_id", "must be a UUID")
 	}
 	if e.Version < 1 {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
 	"github.com/bookworm-store/bookworm/internal/core/failure"
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 )
 
 const (
@@ -88,7 +89,7 @@ func TestApplyReviewEventRefuses(t *testing.T) {
 		{name: "six stars", event: ev(catalog.ReviewUpdated, 2, 6)},
 		{name: "version zero", event: ev(catalog.ReviewCreated, 0, 3)},
 		{name: "malformed review id", event: catalog.ReviewEvent{Change: catalog.ReviewCreated, ReviewID: "r", BookID: ratedBook, Version: 1, Stars: 3}},
-		{name: "another book than counted", cur: catalog.ReviewTally{ReviewID: reviewA, BookID: catalog.NewID(), State: catalog.TallyCounted, Version: 1, Stars: 3},
+		{name: "another book than counted", cur: catalog.ReviewTally{ReviewID: reviewA, BookID: coreid.New(), State: catalog.TallyCounted, Version: 1, Stars: 3},
 			event: ev(catalog.ReviewUpdated, 2, 3)},
 	}
 	for _, tc := range tests {
@@ -112,7 +113,7 @@ func TestReviewEventsInAnyOrder(t *testing.T) {
 			wantCount int32
 		)
 		for range 1 + rng.IntN(8) {
-			id := catalog.NewID()
+			id := coreid.New()
 			stars := int32(1 + rng.IntN(5))
 			events = append(events, catalog.ReviewEvent{Change: catalog.ReviewCreated, ReviewID: id, BookID: ratedBook, Version: 1, Stars: stars})
 			version := int64(1)

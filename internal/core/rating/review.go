@@ -16,7 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/bookworm-store/bookworm/internal/core/id"
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 
 	"github.com/bookworm-store/bookworm/internal/core/failure"
 	"github.com/bookworm-store/bookworm/internal/core/identity"
@@ -122,7 +122,7 @@ func NewReview(id, bookID string, author identity.Principal, fields ReviewFields
 		return nil, failure.Invalid("user_id", "a review needs a signed-in author")
 	}
 	var v failure.Violations
-	if !IsID(bookID) {
+	if !coreid.Valid(bookID) {
 		v.Add("book_id", "must be a UUID")
 	}
 	f, err := fields.normalize()
@@ -133,7 +133,7 @@ func NewReview(id, bookID string, author identity.Principal, fields ReviewFields
 	now = now.UTC()
 	r := &Review{rec: ReviewRecord{
 		ID:           id,
-		BookID:       strings.ToLower(bookID),
+		BookID:       coreid.Canonical(bookID),
 		UserID:       author.Subject,
 		UserName:     displayName(author.Name),
 		ReviewFields: f,
@@ -231,12 +231,6 @@ func (r *Review) Remove(reason RemoveReason, now time.Time) error {
 	r.events = append(r.events, ReviewDeleted{Review: r.rec, OldStars: r.rec.Stars, Reason: reason})
 	return nil
 }
-
-// NewID returns a new entity id (a UUIDv7).
-func NewID() string { return id.New() }
-
-// IsID reports whether s is a UUID in its canonical text form.
-func IsID(s string) bool { return id.Valid(s) }
 
 // Etag returns the version tag of version.
 func Etag(version int64) string { return strconv.FormatInt(version, 10) }

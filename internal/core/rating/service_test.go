@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bookworm-store/bookworm/internal/core/failure"
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 	"github.com/bookworm-store/bookworm/internal/core/identity"
 	"github.com/bookworm-store/bookworm/internal/core/rating"
 )
@@ -156,7 +157,7 @@ func TestCreateReview(t *testing.T) {
 				t.Fatal(err)
 			}
 			rec := r.Record()
-			if rec.UserID != tc.caller.Subject || rec.BookID != tc.book || rec.Stars != tc.stars || !rating.IsID(rec.ID) {
+			if rec.UserID != tc.caller.Subject || rec.BookID != tc.book || rec.Stars != tc.stars || !coreid.Valid(rec.ID) {
 				t.Fatalf("record %+v", rec)
 			}
 			if rec.CreateTime.Nanosecond()%1000 != 0 {
@@ -178,7 +179,7 @@ func TestCreateReviewOncePerUserAndBook(t *testing.T) {
 
 func TestUpdateReview(t *testing.T) {
 	ctx := context.Background()
-	missing := rating.NewID()
+	missing := coreid.New()
 	tests := []struct {
 		name   string
 		caller identity.Principal

@@ -56,7 +56,7 @@ func benchCatalog(b *testing.B) (*pgxpool.Pool, []string) {
 	}
 	pool := pgtest.OpenPool(b, benchName)
 	var ids []string
-	for _, bk := range catalog.DemoCatalog(benchBooks).Books {
+	for _, bk := range DemoCatalog(benchBooks).Books {
 		ids = append(ids, bk.ID())
 	}
 	return pool, ids

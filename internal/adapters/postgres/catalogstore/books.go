@@ -14,6 +14,7 @@ import (
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/outbox"
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
 	"github.com/bookworm-store/bookworm/internal/core/failure"
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 	"github.com/bookworm-store/bookworm/internal/core/money"
 )
 
@@ -94,7 +95,7 @@ func getBook(ctx context.Context, q postgres.Querier, id string) (*catalog.Book,
 func (s *Books) GetBooks(ctx context.Context, ids []string) ([]*catalog.Book, error) {
 	valid := make([]string, 0, len(ids))
 	for _, id := range ids {
-		if catalog.IsID(id) { // anything else names no book
+		if coreid.Valid(id) { // anything else names no book
 			valid = append(valid, id)
 		}
 	}
@@ -240,7 +241,7 @@ func (s *Books) UpdateBook(ctx context.Context, id string, update func(*catalog.
 // DeleteBook marks a live book deleted: it leaves lists and search, and
 // stays readable by id.
 func (s *Books) DeleteBook(ctx context.Context, id string, now time.Time) error {
-	if !catalog.IsID(id) {
+	if !coreid.Valid(id) {
 		return failure.NotFound("book %s not found", id)
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {

@@ -16,6 +16,7 @@ import (
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/pgtest"
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
 	"github.com/bookworm-store/bookworm/internal/core/failure"
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 	"github.com/bookworm-store/bookworm/internal/core/money"
 )
 
@@ -128,7 +129,7 @@ func testCreateGet(t *testing.T, f *fixture) {
 func testGetMissing(t *testing.T, f *fixture) {
 	r := f.refs()
 	b := f.create(f.fields("Present", r.cat, r.pub, r.author))
-	got, err := f.books.GetBooks(f.ctx, []string{catalog.NewID(), b.ID(), "not-a-uuid", strings.ToUpper(b.ID())})
+	got, err := f.books.GetBooks(f.ctx, []string{coreid.New(), b.ID(), "not-a-uuid", strings.ToUpper(b.ID())})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +141,7 @@ func testGetMissing(t *testing.T, f *fixture) {
 			t.Errorf("GetBooks returned %s", g.ID())
 		}
 	}
-	if got, err := f.books.GetBooks(f.ctx, []string{catalog.NewID()}); err != nil || len(got) != 0 {
+	if got, err := f.books.GetBooks(f.ctx, []string{coreid.New()}); err != nil || len(got) != 0 {
 		t.Errorf("GetBooks(missing) = %v, %v", got, err)
 	}
 }
@@ -178,9 +179,9 @@ func testUnknownReferences(t *testing.T, f *fixture) {
 		edit  func(*catalog.BookFields)
 		field string
 	}{
-		{"category", func(b *catalog.BookFields) { b.CategoryID = catalog.NewID() }, "book.category_id"},
-		{"publisher", func(b *catalog.BookFields) { b.PublisherID = catalog.NewID() }, "book.publisher_id"},
-		{"author", func(b *catalog.BookFields) { b.AuthorIDs = []string{r.author, catalog.NewID()} }, "book.author_ids"},
+		{"category", func(b *catalog.BookFields) { b.CategoryID = coreid.New() }, "book.category_id"},
+		{"publisher", func(b *catalog.BookFields) { b.PublisherID = coreid.New() }, "book.publisher_id"},
+		{"author", func(b *catalog.BookFields) { b.AuthorIDs = []string{r.author, coreid.New()} }, "book.author_ids"},
 	}
 	existing := f.create(f.fields("Existing", r.cat, r.pub, r.author))
 	for _, tt := range tests {
@@ -272,7 +273,7 @@ func testUpdateErrors(t *testing.T, f *fixture) {
 	b := f.create(f.fields("Steady", r.cat, r.pub, r.author))
 	noop := func(*catalog.Book) error { return nil }
 
-	_, err := f.books.UpdateBook(f.ctx, catalog.NewID(), noop)
+	_, err := f.books.UpdateBook(f.ctx, coreid.New(), noop)
 	wantIs(t, err, failure.ErrNotFound)
 
 	mine := errors.New("closure says no")
@@ -309,7 +310,7 @@ func testDelete(t *testing.T, f *fixture) {
 		t.Errorf("deleted book = %+v", g)
 	}
 	wantIs(t, f.books.DeleteBook(f.ctx, gone.ID(), f.now()), failure.ErrNotFound)
-	wantIs(t, f.books.DeleteBook(f.ctx, catalog.NewID(), f.now()), failure.ErrNotFound)
+	wantIs(t, f.books.DeleteBook(f.ctx, coreid.New(), f.now()), failure.ErrNotFound)
 
 	page, err := f.books.ListBooks(f.ctx, catalog.ListBooksQuery{PageSize: 10})
 	if err != nil {
@@ -430,7 +431,7 @@ func testListFilters(t *testing.T, f *fixture) {
 		{"other currency", catalog.BookFilter{MaxPrice: mustMoney(t, "USD", 10000)}, []string{d}},
 		{"in stock", catalog.BookFilter{InStockOnly: true}, []string{a, c, d}},
 		{"combined", catalog.BookFilter{CategoryIDs: []string{r1.cat}, InStockOnly: true}, []string{a}},
-		{"nothing", catalog.BookFilter{CategoryIDs: []string{catalog.NewID()}}, nil},
+		{"nothing", catalog.BookFilter{CategoryIDs: []string{coreid.New()}}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -647,7 +648,7 @@ func testSearchRelevance(t *testing.T, f *fixture) {
 	}
 	// Filters apply to search.
 	page, err = f.books.SearchBooks(f.ctx, catalog.SearchBooksQuery{Query: "comet", PageSize: 10,
-		Filter: catalog.BookFilter{CategoryIDs: []string{catalog.NewID()}}})
+		Filter: catalog.BookFilter{CategoryIDs: []string{coreid.New()}}})
 	if err != nil || len(page.Hits) != 0 {
 		t.Errorf("filtered search = %v, %v", page.Hits, err)
 	}

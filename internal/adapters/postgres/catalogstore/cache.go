@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 )
 
 // CatalogChannel is the LISTEN/NOTIFY channel on which every write that
@@ -100,16 +100,8 @@ func NewBookCache(inner *Books, pool *pgxpool.Pool, maxEntries int, log *slog.Lo
 		pages: make(map[string]cachedPage)}
 }
 
-// cacheKey returns the canonical (lower-case) form of a UUID, without
-// allocating for the usual lower-case input.
-func cacheKey(id string) string {
-	for i := 0; i < len(id); i++ {
-		if c := id[i]; c >= 'A' && c <= 'Z' {
-			return strings.ToLower(id)
-		}
-	}
-	return id
-}
+// cacheKey is the canonical form of a book id (coreid.Canonical).
+func cacheKey(id string) string { return coreid.Canonical(id) }
 
 // GetBooks returns the cached books and reads the others from the database,
 // caching them.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/pgtest"
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 )
 
 // setTitleBehindTheCache changes a title without notifying anyone, as a
@@ -24,7 +25,7 @@ func (f *fixture) setTitleBehindTheCache(id, title string) {
 // and waits for it.
 func settle(t *testing.T, c *BookCache, f *fixture) {
 	t.Helper()
-	marker := "settle-" + catalog.NewID()
+	marker := "settle-" + coreid.New()
 	if _, err := f.pool.Exec(f.ctx, `SELECT pg_notify($1, $2)`, CatalogChannel, marker); err != nil {
 		t.Fatal(err)
 	}

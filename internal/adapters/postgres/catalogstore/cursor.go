@@ -3,10 +3,10 @@ package catalogstore
 import (
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 )
 
 // cursor is what a page token carries: the sort key and id of the last row
@@ -37,7 +37,7 @@ func decodeCursor(token string, query uint64) (c cursor, ok bool, err error) {
 	if token == "" {
 		return cursor{}, false, nil
 	}
-	if err := postgres.DecodeToken(token, &c); err != nil || c.Query != query || !catalog.IsID(c.ID) {
+	if err := postgres.DecodeToken(token, &c); err != nil || c.Query != query || !coreid.Valid(c.ID) {
 		return cursor{}, false, postgres.ErrPageToken
 	}
 	return c, true, nil
@@ -47,7 +47,7 @@ func decodeCursor(token string, query uint64) (c cursor, ok bool, err error) {
 func addIDs(f *postgres.Fingerprint, ids []string) {
 	s := slices.Clone(ids)
 	for i := range s {
-		s[i] = strings.ToLower(s[i])
+		s[i] = coreid.Canonical(s[i])
 	}
 	slices.Sort(s)
 	s = slices.Compact(s)

@@ -9,6 +9,7 @@ import (
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
 	"github.com/bookworm-store/bookworm/internal/core/failure"
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 )
 
 // Entities is catalog.Entities on PostgreSQL: one table per kind.
@@ -113,7 +114,7 @@ func (s *Entities) GetEntity(ctx context.Context, k catalog.Kind, id string) (*c
 	if err != nil {
 		return nil, err
 	}
-	if !catalog.IsID(id) {
+	if !coreid.Valid(id) {
 		return nil, failure.NotFound("%s %s not found", k.Name, id)
 	}
 	e, err := t.get(ctx, s.pool, id)
@@ -175,7 +176,7 @@ func (s *Entities) UpdateEntity(ctx context.Context, k catalog.Kind, id string, 
 	if err != nil {
 		return nil, err
 	}
-	if !catalog.IsID(id) {
+	if !coreid.Valid(id) {
 		return nil, failure.NotFound("%s %s not found", k.Name, id)
 	}
 	var out *catalog.Entity
@@ -246,7 +247,7 @@ func (s *Entities) DeleteEntity(ctx context.Context, k catalog.Kind, id string) 
 	if err != nil {
 		return err
 	}
-	if !catalog.IsID(id) {
+	if !coreid.Valid(id) {
 		return failure.NotFound("%s %s not found", k.Name, id)
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {

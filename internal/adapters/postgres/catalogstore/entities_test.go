@@ -12,6 +12,7 @@ import (
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/pgtest"
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
 	"github.com/bookworm-store/bookworm/internal/core/failure"
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 )
 
 var kinds = []catalog.Kind{catalog.AuthorKind, catalog.CategoryKind, catalog.PublisherKind}
@@ -45,7 +46,7 @@ func TestEntitiesContract(t *testing.T) {
 
 func (f *fixture) newEntity(k catalog.Kind, name, text string) *catalog.Entity {
 	f.t.Helper()
-	e, err := catalog.NewEntity(k, catalog.NewID(), catalog.EntityFields{Name: name, Text: text}, f.now())
+	e, err := catalog.NewEntity(k, coreid.New(), catalog.EntityFields{Name: name, Text: text}, f.now())
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -79,7 +80,7 @@ func testEntityCreateGet(t *testing.T, f *fixture, k catalog.Kind) {
 	wantIs(t, err, failure.ErrAlreadyExists)
 
 	// What create returns is what get returns, to the nanosecond.
-	odd, err := catalog.NewEntity(k, catalog.NewID(), catalog.EntityFields{Name: "Odd Time"}, time.Unix(1700000000, 123456789))
+	odd, err := catalog.NewEntity(k, coreid.New(), catalog.EntityFields{Name: "Odd Time"}, time.Unix(1700000000, 123456789))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +95,7 @@ func testEntityCreateGet(t *testing.T, f *fixture, k catalog.Kind) {
 }
 
 func testEntityNotFound(t *testing.T, f *fixture, k catalog.Kind) {
-	for _, id := range []string{catalog.NewID(), "not-a-uuid"} {
+	for _, id := range []string{coreid.New(), "not-a-uuid"} {
 		_, err := f.entities.GetEntity(f.ctx, k, id)
 		wantIs(t, err, failure.ErrNotFound)
 		_, err = f.entities.UpdateEntity(f.ctx, k, id, func(*catalog.Entity) error { return nil })

@@ -11,6 +11,7 @@ import (
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/pgtest"
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
 	"github.com/bookworm-store/bookworm/internal/core/failure"
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 	catalogv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/catalog/v1"
 	typev1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/type/v1"
 )
@@ -148,7 +149,7 @@ func TestCatalogEmitsBookEvents(t *testing.T) {
 
 	// A failed update announces nothing.
 	bad := next
-	bad.CategoryID = catalog.NewID()
+	bad.CategoryID = coreid.New()
 	if _, err := f.books.UpdateBook(f.ctx, rec.ID, func(b *catalog.Book) error {
 		return b.Apply(bad, []string{catalog.FieldCategoryID}, f.now())
 	}); err == nil {
@@ -170,7 +171,7 @@ func TestCatalogEmitsBookEvents(t *testing.T) {
 	})
 	// Deleting again fails and announces nothing.
 	wantIs(t, f.books.DeleteBook(f.ctx, rec.ID, f.now()), failure.ErrNotFound)
-	wantIs(t, f.books.DeleteBook(f.ctx, catalog.NewID(), f.now()), failure.ErrNotFound)
+	wantIs(t, f.books.DeleteBook(f.ctx, coreid.New(), f.now()), failure.ErrNotFound)
 	if got, _ := catalogEvents(t, f, seq); len(got) != 0 {
 		t.Fatalf("%d events after failed deletes", len(got))
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,6 +13,7 @@ import (
 	"github.com/bookworm-store/bookworm/internal/adapters/events"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/outbox"
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 	ratingv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/rating/v1"
 )
 
@@ -80,7 +80,7 @@ func (c *CatalogRatings) applyMessage(ctx context.Context, tx pgx.Tx, msg events
 
 // decodeReviewEvent reads what the catalog needs of a review event.
 func decodeReviewEvent(msg events.Message) (e catalog.ReviewEvent, err error) {
-	defer func() { e.ReviewID, e.BookID = strings.ToLower(e.ReviewID), strings.ToLower(e.BookID) }()
+	defer func() { e.ReviewID, e.BookID = coreid.Canonical(e.ReviewID), coreid.Canonical(e.BookID) }()
 	switch msg.Type {
 	case reviewCreatedType:
 		var m ratingv1.ReviewCreated

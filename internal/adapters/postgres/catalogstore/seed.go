@@ -23,13 +23,13 @@ type SeedResult struct {
 // seedLockID serialises concurrent seeds (replicas started with --seed).
 const seedLockID int64 = 0x626f6f6b_73656564 // "bookseed"
 
-// Seed loads catalog.DemoCatalog(books) in one transaction. Demo ids are
+// Seed loads DemoCatalog(books) in one transaction. Demo ids are
 // fixed, so rows that exist are skipped (ON CONFLICT DO NOTHING): a second
 // run adds nothing and a bigger run adds only what the smaller one lacked.
 // A category or publisher whose name someone already took is reused rather
 // than duplicated, and a demo book whose ISBN a live book has is skipped.
 func Seed(ctx context.Context, pool *pgxpool.Pool, books int) (SeedResult, error) {
-	d := catalog.DemoCatalog(books)
+	d := DemoCatalog(books)
 	var res SeedResult
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, seedLockID); err != nil {

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/pgtest"
-	"github.com/bookworm-store/bookworm/internal/core/catalog"
 )
 
 func countRows(t *testing.T, f *fixture) SeedResult {
@@ -22,7 +21,7 @@ func countRows(t *testing.T, f *fixture) SeedResult {
 func TestSeedIsIdempotentAndComposable(t *testing.T) {
 	pool := pgtest.NewPool(t)
 	f := newFixture(t, pool, NewBooks(pool))
-	small, big := catalog.DemoCatalog(300), catalog.DemoCatalog(1000)
+	small, big := DemoCatalog(300), DemoCatalog(1000)
 	steps := []struct {
 		name  string
 		books int
@@ -69,7 +68,7 @@ func TestSeedIsIdempotentAndComposable(t *testing.T) {
 func TestSeedReusesTakenNames(t *testing.T) {
 	pool := pgtest.NewPool(t)
 	f := newFixture(t, pool, NewBooks(pool))
-	demo := catalog.DemoCatalog(50)
+	demo := DemoCatalog(50)
 	fantasy := f.category("FANTASY")
 	r := f.refs()
 	taken := f.fields("Mine", r.cat, r.pub, r.author)

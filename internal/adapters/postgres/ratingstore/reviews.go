@@ -10,6 +10,7 @@ import (
 
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
 	"github.com/bookworm-store/bookworm/internal/core/failure"
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 	"github.com/bookworm-store/bookworm/internal/core/rating"
 )
 
@@ -113,7 +114,7 @@ func countStars(ctx context.Context, tx pgx.Tx, bookID string, minus, plus int32
 // lockReview reads a review and locks its row until tx ends, so writes of
 // one review take turns instead of failing.
 func lockReview(ctx context.Context, tx pgx.Tx, id string) (*rating.Review, error) {
-	if !rating.IsID(id) {
+	if !coreid.Valid(id) {
 		return nil, failure.NotFound("review %s not found", id)
 	}
 	r, err := scanReview(tx.QueryRow(ctx, `SELECT `+reviewColumns+` FROM rating.reviews WHERE id = $1 FOR UPDATE`, id))
@@ -197,7 +198,7 @@ func decodeReviewCursor(token string, query uint64) (c reviewCursor, ok bool, er
 	if token == "" {
 		return reviewCursor{}, false, nil
 	}
-	if err := postgres.DecodeToken(token, &c); err != nil || c.Query != query || !rating.IsID(c.ID) ||
+	if err := postgres.DecodeToken(token, &c); err != nil || c.Query != query || !coreid.Valid(c.ID) ||
 		c.Stars < 0 || c.Stars > rating.MaxStars {
 		return reviewCursor{}, false, postgres.ErrPageToken
 	}

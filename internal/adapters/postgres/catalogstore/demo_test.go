@@ -1,10 +1,13 @@
-package catalog
+package catalogstore
 
 import (
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bookworm-store/bookworm/internal/core/catalog"
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 )
 
 func TestDemoCatalogIsDeterministic(t *testing.T) {
@@ -18,7 +21,7 @@ func TestDemoCatalogNests(t *testing.T) {
 	small, big := DemoCatalog(300), DemoCatalog(2000)
 	for _, l := range []struct {
 		name       string
-		small, big []*Entity
+		small, big []*catalog.Entity
 	}{
 		{"categories", small.Categories, big.Categories},
 		{"publishers", small.Publishers, big.Publishers},
@@ -75,7 +78,7 @@ func TestDemoCatalogIsValidAndUnique(t *testing.T) {
 	ids := map[string]string{}
 	unique := func(kind, id string) {
 		t.Helper()
-		if !IsID(id) {
+		if !coreid.Valid(id) {
 			t.Fatalf("%s id %q is not a UUID", kind, id)
 		}
 		if id[14] != '7' {
@@ -88,14 +91,14 @@ func TestDemoCatalogIsValidAndUnique(t *testing.T) {
 	}
 	entityNames := map[string]bool{}
 	for _, l := range []struct {
-		kind Kind
-		list []*Entity
-	}{{CategoryKind, d.Categories}, {PublisherKind, d.Publishers}, {AuthorKind, d.Authors}} {
+		kind catalog.Kind
+		list []*catalog.Entity
+	}{{catalog.CategoryKind, d.Categories}, {catalog.PublisherKind, d.Publishers}, {catalog.AuthorKind, d.Authors}} {
 		for _, e := range l.list {
 			r := e.Record()
 			unique(l.kind.Name, r.ID)
 			// Rebuilding from the record goes through the rules again.
-			if _, err := NewEntity(l.kind, r.ID, r.EntityFields, r.CreateTime); err != nil {
+			if _, err := catalog.NewEntity(l.kind, r.ID, r.EntityFields, r.CreateTime); err != nil {
 				t.Fatalf("%s %q: %v", l.kind.Name, r.Name, err)
 			}
 			key := l.kind.Name + "/" + strings.ToLower(r.Name)
@@ -123,10 +126,10 @@ func TestDemoCatalogIsValidAndUnique(t *testing.T) {
 	for i, b := range d.Books {
 		r := b.Record()
 		unique("book", r.ID)
-		if _, err := NewBook(r.ID, r.BookFields, r.CreateTime); err != nil {
+		if _, err := catalog.NewBook(r.ID, r.BookFields, r.CreateTime); err != nil {
 			t.Fatalf("book %d: %v", i, err)
 		}
-		if isbn, ok := NormalizeISBN(r.ISBN); !ok || !strings.HasPrefix(isbn, "978") {
+		if isbn, ok := catalog.NormalizeISBN(r.ISBN); !ok || !strings.HasPrefix(isbn, "978") {
 			t.Fatalf("book %d: ISBN %q is not a valid 978 ISBN-13", i, r.ISBN)
 		}
 		if isbns[r.ISBN] {

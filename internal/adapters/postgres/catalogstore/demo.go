@@ -1,4 +1,4 @@
-package catalog
+package catalogstore
 
 import (
 	"encoding/binary"
@@ -10,16 +10,17 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/bookworm-store/bookworm/internal/core/catalog"
 	"github.com/bookworm-store/bookworm/internal/core/money"
 )
 
 // DemoData is a demo catalog: entities first, then the books that refer to
 // them. Every record passed the same constructors client input goes through.
 type DemoData struct {
-	Categories []*Entity
-	Publishers []*Entity
-	Authors    []*Entity
-	Books      []*Book
+	Categories []*catalog.Entity
+	Publishers []*catalog.Entity
+	Authors    []*catalog.Entity
+	Books      []*catalog.Book
 }
 
 // demoEpoch is when the demo catalog "was created"; every id and timestamp
@@ -48,16 +49,16 @@ func DemoCatalog(books int) DemoData {
 	books = max(books, 0)
 	var d DemoData
 	for i, c := range demoCategories {
-		d.Categories = append(d.Categories, mustEntity(CategoryKind, demoID(demoSeedCategory, i, demoEpoch),
-			EntityFields{Name: c.name, Text: c.text}, demoEpoch))
+		d.Categories = append(d.Categories, mustEntity(catalog.CategoryKind, demoID(demoSeedCategory, i, demoEpoch),
+			catalog.EntityFields{Name: c.name, Text: c.text}, demoEpoch))
 	}
 	for i, name := range demoPublishers {
-		d.Publishers = append(d.Publishers, mustEntity(PublisherKind, demoID(demoSeedPublisher, i, demoEpoch),
-			EntityFields{Name: name}, demoEpoch))
+		d.Publishers = append(d.Publishers, mustEntity(catalog.PublisherKind, demoID(demoSeedPublisher, i, demoEpoch),
+			catalog.EntityFields{Name: name}, demoEpoch))
 	}
 	for i := range DemoAuthorCount(books) {
 		at := demoEpoch.Add(time.Duration(i) * time.Second)
-		d.Authors = append(d.Authors, mustEntity(AuthorKind, demoID(demoSeedAuthor, i, at), demoAuthor(i), at))
+		d.Authors = append(d.Authors, mustEntity(catalog.AuthorKind, demoID(demoSeedAuthor, i, at), demoAuthor(i), at))
 	}
 	for i := range books {
 		d.Books = append(d.Books, demoBook(i, d))
@@ -65,8 +66,8 @@ func DemoCatalog(books int) DemoData {
 	return d
 }
 
-func mustEntity(k Kind, id string, f EntityFields, at time.Time) *Entity {
-	e, err := NewEntity(k, id, f, at)
+func mustEntity(k catalog.Kind, id string, f catalog.EntityFields, at time.Time) *catalog.Entity {
+	e, err := catalog.NewEntity(k, id, f, at)
 	if err != nil {
 		panic(fmt.Sprintf("demo %s %q: %v", k.Name, f.Name, err))
 	}
@@ -90,7 +91,7 @@ func demoID(seed uint64, i int, at time.Time) string {
 	return u.String()
 }
 
-func demoAuthor(i int) EntityFields {
+func demoAuthor(i int) catalog.EntityFields {
 	first := demoFirstNames[i%len(demoFirstNames)]
 	// Both lists have 40 names, and i -> (i%40, (7i + i/40)%40) is one to
 	// one below 1600, so names repeat only with the middle initial added.
@@ -102,10 +103,10 @@ func demoAuthor(i int) EntityFields {
 	r := demoRand(demoSeedAuthor, i)
 	bio := fmt.Sprintf("%s was born in %s and writes about %s. %s",
 		name, pick(r, demoPlaces), pick(r, demoSubjects), pick(r, demoBioEndings))
-	return EntityFields{Name: name, Text: bio}
+	return catalog.EntityFields{Name: name, Text: bio}
 }
 
-func demoBook(i int, d DemoData) *Book {
+func demoBook(i int, d DemoData) *catalog.Book {
 	r := demoRand(demoSeedBook, i)
 	at := demoEpoch.Add(time.Duration(i) * time.Minute)
 
@@ -126,7 +127,7 @@ func demoBook(i int, d DemoData) *Book {
 	}
 	authorIDs := make([]string, n)
 	for j, k := range picked {
-		authorIDs[j] = d.Authors[k].rec.ID
+		authorIDs[j] = d.Authors[k].Record().ID
 	}
 
 	// Prices end in .99 or .49, between 4.99 and 59.99.
@@ -138,14 +139,14 @@ func demoBook(i int, d DemoData) *Book {
 	if price < 499 {
 		price = 499
 	}
-	fields := BookFields{
+	fields := catalog.BookFields{
 		Title:         demoTitle(r),
 		Description:   demoDescription(r),
 		ISBN:          demoISBN(i),
 		Price:         mustEUR(price),
 		StockQuantity: int32(1 + r.IntN(200)),
-		CategoryID:    d.Categories[r.IntN(len(d.Categories))].rec.ID,
-		PublisherID:   d.Publishers[r.IntN(len(d.Publishers))].rec.ID,
+		CategoryID:    d.Categories[r.IntN(len(d.Categories))].Record().ID,
+		PublisherID:   d.Publishers[r.IntN(len(d.Publishers))].Record().ID,
 		AuthorIDs:     authorIDs,
 	}
 	if r.IntN(5) == 0 {
@@ -160,7 +161,7 @@ func demoBook(i int, d DemoData) *Book {
 		fields.StockQuantity = 0
 	}
 	fields.ImageURL = "https://images.bookworm.example/covers/" + fields.ISBN + ".jpg"
-	b, err := NewBook(demoID(demoSeedBook, i, at), fields, at)
+	b, err := catalog.NewBook(demoID(demoSeedBook, i, at), fields, at)
 	if err != nil {
 		panic(fmt.Sprintf("demo book %d: %v", i, err))
 	}
