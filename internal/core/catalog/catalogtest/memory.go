@@ -311,7 +311,9 @@ func (m *MemoryCatalog) GetEntity(_ context.Context, k catalog.Kind, id string) 
 func (m *MemoryCatalog) ListEntities(_ context.Context, k catalog.Kind, pageSize int, pageToken string) (catalog.EntityPage, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	less := func(a, b catalog.EntityRecord) int { return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID)) }
+	less := func(a, b catalog.EntityRecord) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID))
+	}
 	var after *catalog.EntityRecord
 	if pageToken != "" {
 		r, ok := m.entities[k.Name][pageToken]
