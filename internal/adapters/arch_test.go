@@ -134,3 +134,31 @@ func TestAdaptersDoNotImportEachOther(t *testing.T) {
 		t.Fatalf("go list found only %d adapter packages", checked)
 	}
 }
+
+// TestHelpersOnlyInTests: test-helper packages (a name ending in "test",
+// such as the contract suites catalogtest and ratingtest, pgtest, authtest)
+// are imported by tests only, never by code that ships.
+func TestHelpersOnlyInTests(t *testing.T) {
+	const module = "github.com/bookworm-store/bookworm/"
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Deps " "}}`, module+"...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	isHelper := func(p string) bool { return strings.HasPrefix(p, module) && strings.HasSuffix(p, "test") }
+	var checked int
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) == 0 || isHelper(fields[0]) {
+			continue
+		}
+		checked++
+		for _, d := range fields[1:] {
+			if isHelper(d) {
+				t.Errorf("%s depends on the test helper %s", fields[0], d)
+			}
+		}
+	}
+	if checked < 20 {
+		t.Fatalf("go list found only %d packages", checked)
+	}
+}
