@@ -32,3 +32,32 @@ func Sleep(ctx context.Context, d time.Duration) bool {
 		return true
 	}
 }
+
+// Reconnect is the one reconnect loop of every long-lived connection
+// (RabbitMQ's connection and subscriptions, the LISTEN connections): it
+// runs session, and runs it again after it returns, until ctx ends. The
+// wait between runs is Backoff(lo, hi, n) after n failures in a row; a
+// session that got as far as being live (it reports live true) starts the
+// count over. lost, when not nil, hears each loss and the wait before the
+// next run; it is not called once ctx has ended.
+func Reconnect(ctx context.Context, lo, hi time.Duration, session func(ctx context.Context) (live bool, err error),
+	lost func(err error, retryIn time.Duration)) {
+	failures := 0
+	for {
+		live, err := session(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if live {
+			failures = 0
+		}
+		failures++
+		d := Backoff(lo, hi, failures)
+		if lost != nil {
+			lost(err, d)
+		}
+		if !Sleep(ctx, d) {
+			return
+		}
+	}
+}

@@ -35,9 +35,8 @@ type Listener struct {
 // Listen holds a connection of its own (outside the pool: LISTEN needs a
 // session that lives as long as its listener) that LISTENs on l.Channel,
 // until ctx ends; then it returns. When the connection is lost it connects
-// again, waiting events.Backoff between failed attempts. It is the one
-// reconnect loop of every LISTEN in BookWorm (the book cache, the outbox
-// relay).
+// again (events.Reconnect, the one reconnect loop). The book cache and the
+// outbox relay listen through it.
 func Listen(ctx context.Context, pool *pgxpool.Pool, l Listener) {
 	lo, hi := l.MinBackoff, l.MaxBackoff
 	if lo <= 0 {
@@ -47,24 +46,7 @@ func Listen(ctx context.Context, pool *pgxpool.Pool, l Listener) {
 		hi = 5 * time.Second
 	}
 	hi = max(hi, lo)
-	failures := 0
-	for {
-		live, err := listenOnce(ctx, pool, l)
-		if ctx.Err() != nil {
-			return
-		}
-		if live {
-			failures = 0
-		}
-		failures++
-		d := events.Backoff(lo, hi, failures)
-		if l.Lost != nil {
-			l.Lost(err, d)
-		}
-		if !events.Sleep(ctx, d) {
-			return
-		}
-	}
+	events.Reconnect(ctx, lo, hi, func(ctx context.Context) (bool, error) { return listenOnce(ctx, pool, l) }, l.Lost)
 }
 
 // listenOnce holds one listening connection until it fails or ctx ends.

@@ -196,27 +196,31 @@ func (b *Broker) awaitConn(ctx context.Context, stop <-chan struct{}) (*amqp.Con
 }
 
 // manage connects, and connects again whenever the connection is lost, until
-// Close.
+// Close (events.Reconnect, the one reconnect loop).
 func (b *Broker) manage() {
 	defer close(b.done)
-	failures := 0
-	for {
-		connected, err := b.session()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
 		select {
 		case <-b.stop:
-			return
-		default:
+			cancel()
+		case <-ctx.Done():
 		}
-		if connected {
-			failures = 0
-		}
-		failures++
-		delay := events.Backoff(b.cfg.ReconnectMinDelay, b.cfg.ReconnectMaxDelay, failures)
-		b.log.Warn("rabbitmq connection lost; reconnecting", "error", err, "retry_in", delay)
-		if !sleep(b.stop, delay) {
-			return
-		}
-	}
+	}()
+	events.Reconnect(ctx, b.cfg.ReconnectMinDelay, b.cfg.ReconnectMaxDelay,
+		func(context.Context) (bool, error) {
+			connected, err := b.session()
+			select {
+			case <-b.stop: // closed: no warning, no retry
+				cancel()
+			default:
+			}
+			return connected, err
+		},
+		func(err error, retryIn time.Duration) {
+			b.log.Warn("rabbitmq connection lost; reconnecting", "error", err, "retry_in", retryIn)
+		})
 }
 
 // session dials, declares the topology and serves the connection until it
@@ -360,16 +364,4 @@ func closeError(e *amqp.Error) error {
 		return errors.New("closed")
 	}
 	return e
-}
-
-// sleep waits for d; it returns false when stop is closed first.
-func sleep(stop <-chan struct{}, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-stop:
-		return false
-	case <-t.C:
-		return true
-	}
 }

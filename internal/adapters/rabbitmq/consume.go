@@ -167,30 +167,31 @@ func (c *Consumer) run() {
 		c.b.mu.Unlock()
 		c.stopC()
 	}()
-	failures := 0
-	for {
-		conn, connDone, err := c.b.awaitConn(c.ctx, c.stopping)
-		if err != nil {
-			return
-		}
-		subscribed, err := c.serve(conn, connDone)
-		if c.isStopping() || c.ctx.Err() != nil {
-			return
-		}
-		if subscribed {
-			failures = 0
-		}
-		failures++
-		delay := events.Backoff(c.b.cfg.ReconnectMinDelay, c.b.cfg.ReconnectMaxDelay, failures)
-		c.log.Warn("rabbitmq consumer lost its subscription; subscribing again", "error", err, "retry_in", delay)
+	// Stop reconnecting when the consumer stops, gracefully or at once.
+	ctx, cancel := context.WithCancel(c.ctx)
+	defer cancel()
+	go func() {
 		select {
 		case <-c.stopping:
-			return
-		case <-c.ctx.Done():
-			return
-		case <-time.After(delay):
+			cancel()
+		case <-ctx.Done():
 		}
-	}
+	}()
+	events.Reconnect(ctx, c.b.cfg.ReconnectMinDelay, c.b.cfg.ReconnectMaxDelay,
+		func(context.Context) (bool, error) {
+			conn, connDone, err := c.b.awaitConn(c.ctx, c.stopping)
+			if err != nil {
+				return false, err // stopping: ctx ends with it
+			}
+			subscribed, err := c.serve(conn, connDone)
+			if c.isStopping() { // no warning, no retry
+				cancel()
+			}
+			return subscribed, err
+		},
+		func(err error, retryIn time.Duration) {
+			c.log.Warn("rabbitmq consumer lost its subscription; subscribing again", "error", err, "retry_in", retryIn)
+		})
 }
 
 // serve subscribes on a channel of its own and runs the handlers until the

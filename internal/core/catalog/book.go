@@ -1,6 +1,9 @@
 // Package catalog is the Catalog context's domain: books, authors,
 // categories and publishers, the rules they obey, the use cases that change
-// them and the ports those use cases need.
+// them, the ports those use cases need, and the domain events a change
+// raises (Event: a Book collects them as NewBook and Apply run; stores
+// serialize and enqueue them with the change). Its port contracts and an
+// in-memory fake live in catalogtest.
 package catalog
 
 import (

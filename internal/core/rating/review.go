@@ -8,6 +8,9 @@
 // every review from the events its store publishes (ReviewCreated,
 // ReviewUpdated, ReviewDeleted). When a review reaches the catalog after its
 // book was deleted, the catalog rejects it and RejectReview removes it here.
+// Which events a change raises is decided here (Event: a Review collects
+// them as NewReview, Apply and Remove run); the store's contract and an
+// in-memory fake live in ratingtest.
 package rating
 
 import (
