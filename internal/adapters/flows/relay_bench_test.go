@@ -129,7 +129,7 @@ func purgeQueue(b *testing.B, cfg rabbitmq.Config, pool *pgxpool.Pool) {
 	if _, err := ch.QueuePurge(cfg.QueuePrefix+"."+relayContext, false); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := pool.Exec(context.Background(), `TRUNCATE outbox`); err != nil {
+	if _, err := pool.Exec(context.Background(), `TRUNCATE events.outbox`); err != nil {
 		b.Fatal(err)
 	}
 }
