@@ -10,7 +10,8 @@ import (
 	"connectrpc.com/connect"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
+	"github.com/bookworm-store/bookworm/internal/adapters/postgres/ratingstore"
+	"github.com/bookworm-store/bookworm/internal/core/id"
 	"github.com/bookworm-store/bookworm/internal/core/identity"
 	"github.com/bookworm-store/bookworm/internal/core/rating"
 	catalogv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/catalog/v1"
@@ -77,9 +78,9 @@ func everyBookAgrees(t *testing.T) {
 			WITH s AS (
 				SELECT book_id, stars_1 + stars_2 + stars_3 + stars_4 + stars_5 AS n,
 				       stars_1 + 2*stars_2 + 3*stars_3 + 4*stars_4 + 5*stars_5 AS sum
-				  FROM rating_summaries)
+				  FROM rating.summaries)
 			SELECT count(*), coalesce(min(coalesce(b.id, s.book_id)::text), '')
-			  FROM books b FULL JOIN s ON s.book_id = b.id
+			  FROM catalog.books b FULL JOIN s ON s.book_id = b.id
 			 WHERE coalesce(b.rating_count, 0) <> coalesce(s.n, 0) OR coalesce(b.rating_sum, 0) <> coalesce(s.sum, 0)`).
 			Scan(&differ, &example)
 		if err != nil {
@@ -174,12 +175,12 @@ func TestReviewOfADeletedBookIsRemoved(t *testing.T) {
 		connect.NewRequest(&catalogv1.DeleteBookRequest{Id: book.GetId()})); err != nil {
 		t.Fatal(err)
 	}
-	late, err := rating.NewReview(rating.NewID(), book.GetId(), identity.Principal{Subject: r.bobID, Name: "Bob"},
+	late, err := rating.NewReview(id.New(), book.GetId(), identity.Principal{Subject: r.bobID, Name: "Bob"},
 		rating.ReviewFields{Stars: 1, Title: "Too late"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := postgres.NewReviews(serverPool(t)).CreateReview(context.Background(), late); err != nil {
+	if _, err := ratingstore.NewReviews(serverPool(t)).CreateReview(context.Background(), late); err != nil {
 		t.Fatal(err)
 	}
 

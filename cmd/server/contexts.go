@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"slices"
 	"strings"
@@ -14,6 +13,9 @@ import (
 	"github.com/bookworm-store/bookworm/internal/adapters/connectclient"
 	"github.com/bookworm-store/bookworm/internal/adapters/inproc"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
+	"github.com/bookworm-store/bookworm/internal/adapters/postgres/catalogstore"
+	"github.com/bookworm-store/bookworm/internal/adapters/postgres/outbox"
+	"github.com/bookworm-store/bookworm/internal/adapters/postgres/ratingstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/rpc"
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
 	"github.com/bookworm-store/bookworm/internal/core/rating"
@@ -23,13 +25,16 @@ import (
 // a context that calls another in process comes after it. Adding a context
 // is one entry here (and its build function below).
 var registry = []contextEntry{
-	{name: "catalog", consumers: catalogConsumers, build: buildCatalog},
-	{name: "rating", consumers: ratingConsumers, build: buildRating, calls: []string{"catalog"}},
+	{name: "catalog", migrations: catalogstore.Migrations, consumers: catalogConsumers, build: buildCatalog},
+	{name: "rating", migrations: ratingstore.Migrations, consumers: ratingConsumers, build: buildRating, calls: []string{"catalog"}},
 }
 
 // contextEntry is how the server builds one context.
 type contextEntry struct {
 	name string
+	// migrations create and evolve the context's own schema; a process
+	// applies those of the contexts it serves.
+	migrations postgres.Migrations
 	// consumers builds the context's event consumers. It must be cheap and
 	// free of side effects: every process declares every context's queue,
 	// served here or not, so that no event is routed before its queue
@@ -50,9 +55,6 @@ type servedContext struct {
 	// dependencies name the shared dependencies /readyz pings for it
 	// (keys of infra.pingers).
 	dependencies []string
-	// migrations are its own schema's migrations. Nil while
-	// postgres.Connect migrates the one shared schema for every context.
-	migrations fs.FS
 	// loops run in the background until shutdown; one that ends early
 	// stops the server.
 	loops []loop
@@ -114,6 +116,19 @@ func parseContexts(s string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// migrations are the schema migrations this process applies at start: the
+// event plumbing's (every process writes the outbox) and the served
+// contexts'.
+func (c config) migrations() []postgres.Migrations {
+	sets := []postgres.Migrations{outbox.Migrations}
+	for _, e := range registry {
+		if slices.Contains(c.Contexts, e.name) {
+			sets = append(sets, e.migrations)
+		}
+	}
+	return sets
 }
 
 // remoteURLs are the base URLs of contexts served elsewhere, by name.
@@ -226,7 +241,7 @@ func (cs *contexts) close() {
 
 // catalogConsumers: the catalog counts reviews into its books.
 func catalogConsumers(in *infra) []eventConsumer {
-	ratings := postgres.NewCatalogRatings(in.pool, nil)
+	ratings := catalogstore.NewCatalogRatings(in.pool, nil)
 	return []eventConsumer{{context: "catalog", eventTypes: ratings.EventTypes(), handler: ratings.Handle}}
 }
 
@@ -234,14 +249,14 @@ func catalogConsumers(in *infra) []eventConsumer {
 // LISTEN loop it owns; the demo catalog when asked.
 func buildCatalog(ctx context.Context, in *infra) (*servedContext, error) {
 	if in.cfg.Seed {
-		res, err := postgres.Seed(ctx, in.pool, in.cfg.SeedBooks)
+		res, err := catalogstore.Seed(ctx, in.pool, in.cfg.SeedBooks)
 		if err != nil {
 			return nil, fmt.Errorf("seed: %w", err)
 		}
 		in.log.Info("demo catalog loaded", slog.Any("added", res))
 	}
-	books := postgres.NewBookCache(postgres.NewBooks(in.pool), in.pool, in.cfg.CacheEntries, in.log)
-	in.catalog = catalog.NewService(books, postgres.NewEntities(in.pool), nil)
+	books := catalogstore.NewBookCache(catalogstore.NewBooks(in.pool), in.pool, in.cfg.CacheEntries, in.log)
+	in.catalog = catalog.NewService(books, catalogstore.NewEntities(in.pool), nil)
 	return &servedContext{
 		services:     []rpc.Service{rpc.CatalogService(in.catalog)},
 		dependencies: []string{"postgres", "rabbitmq"},
@@ -252,7 +267,7 @@ func buildCatalog(ctx context.Context, in *infra) (*servedContext, error) {
 // ratingConsumers: the rating context removes the reviews the catalog
 // rejects.
 func ratingConsumers(in *infra) []eventConsumer {
-	rejections := postgres.NewReviewRejections(in.pool, nil)
+	rejections := ratingstore.NewReviewRejections(in.pool, nil)
 	return []eventConsumer{{context: "rating", eventTypes: rejections.EventTypes(), handler: rejections.Handle}}
 }
 
@@ -279,6 +294,6 @@ func buildRating(_ context.Context, in *infra) (*servedContext, error) {
 		books, s.close = remote, remote.Close
 		in.log.Info("rating reaches the catalog over gRPC", slog.String("catalog_url", in.cfg.CatalogURL))
 	}
-	s.services = []rpc.Service{rpc.RatingService(rating.NewService(postgres.NewReviews(in.pool), books, nil))}
+	s.services = []rpc.Service{rpc.RatingService(rating.NewService(ratingstore.NewReviews(in.pool), books, nil))}
 	return s, nil
 }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
+	"github.com/bookworm-store/bookworm/internal/adapters/postgres/outbox"
 	"github.com/bookworm-store/bookworm/internal/adapters/rabbitmq"
 )
 
@@ -40,10 +40,10 @@ func eventsFlags(e *eventsConfig,
 	str(&e.AMQPURL, "amqp-url", "amqp://guest:guest@127.0.0.1:5672/", "RabbitMQ URL")
 	str(&e.Exchange, "amqp-exchange", rabbitmq.DefaultExchange, "topic exchange the events are published to")
 	str(&e.QueuePrefix, "amqp-queue-prefix", rabbitmq.DefaultQueuePrefix, "start of the name of every queue (<prefix>.<context>)")
-	duration(&e.OutboxRetention, "outbox-retention", postgres.DefaultOutboxRetention, "how long published events stay in the outbox")
+	duration(&e.OutboxRetention, "outbox-retention", outbox.DefaultOutboxRetention, "how long published events stay in the outbox")
 	duration(&e.InboxRetention, "inbox-retention", 30*24*time.Hour, "how long consumers remember the events they applied (duplicates older than this are applied again); 0 keeps them for ever")
-	integer(&e.RelayWorkers, "relay-workers", postgres.DefaultRelayWorkers, "outbox batches each replica has in flight at once")
-	integer(&e.RelayBatch, "relay-batch", postgres.DefaultRelayBatchSize, "most events in one outbox batch")
+	integer(&e.RelayWorkers, "relay-workers", outbox.DefaultRelayWorkers, "outbox batches each replica has in flight at once")
+	integer(&e.RelayBatch, "relay-batch", outbox.DefaultRelayBatchSize, "most events in one outbox batch")
 }
 
 // finish validates eventsConfig after parsing.
@@ -72,8 +72,8 @@ func (e *eventsConfig) finish() []error {
 
 // eventConsumer is one consuming context: the event types its queue
 // (<prefix>.<context>) takes, and the handler that applies them.
-// Handlers record what they applied with postgres.HandleOnce (or
-// postgres.InboxHandler), so that redelivered events change nothing.
+// Handlers record what they applied with outbox.HandleOnce (or
+// outbox.Handler), so that redelivered events change nothing.
 type eventConsumer struct {
 	context    string
 	eventTypes []string
@@ -86,7 +86,7 @@ type eventConsumer struct {
 type events struct {
 	log       *slog.Logger
 	broker    *rabbitmq.Broker
-	relay     *postgres.Relay
+	relay     *outbox.Relay
 	consumers []*rabbitmq.Consumer
 
 	stopRelay context.CancelFunc
@@ -119,7 +119,7 @@ func startEvents(ctx context.Context, cfg eventsConfig, pool *pgxpool.Pool, decl
 		return nil, err
 	}
 	e := &events{log: log, broker: broker, relayDone: make(chan struct{})}
-	e.relay = postgres.NewRelay(pool, broker, postgres.RelayConfig{
+	e.relay = outbox.NewRelay(pool, broker, outbox.RelayConfig{
 		BatchSize:      cfg.RelayBatch,
 		Workers:        cfg.RelayWorkers,
 		Retention:      cfg.OutboxRetention,

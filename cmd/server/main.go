@@ -72,7 +72,7 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 		defer cancel()
 		obs.shutdown(flushCtx, log)
 	}()
-	pool, err := postgres.Connect(ctx, cfg.DatabaseURL, log)
+	pool, err := postgres.Connect(ctx, cfg.DatabaseURL, log, cfg.migrations()...)
 	if err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}

@@ -3,6 +3,7 @@ package connectclient
 import (
 	"context"
 	"errors"
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 	"log/slog"
 	"net"
 	"net/http"
@@ -52,8 +53,8 @@ func newBook(t testing.TB, deleted bool) *catalog.Book {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := catalog.NewBook(catalog.NewID(), catalog.BookFields{Title: "T", Price: price, CategoryID: catalog.NewID(),
-		PublisherID: catalog.NewID(), AuthorIDs: []string{catalog.NewID()}}, time.Now())
+	b, err := catalog.NewBook(coreid.New(), catalog.BookFields{Title: "T", Price: price, CategoryID: coreid.New(),
+		PublisherID: coreid.New(), AuthorIDs: []string{coreid.New()}}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +127,7 @@ func TestBookExists(t *testing.T) {
 	}{
 		{"live book", live.ID(), true},
 		{"deleted book", gone.ID(), false},
-		{"unknown book (NotFound)", catalog.NewID(), false},
+		{"unknown book (NotFound)", coreid.New(), false},
 		{"malformed id (InvalidArgument)", "not-a-uuid", false},
 	}
 	for _, tt := range tests {
@@ -234,7 +235,7 @@ func TestUnreachableCatalogIsUnavailable(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close() // nobody listens there now
 	c := newClient(t, Config{BaseURL: "http://" + addr, MinBackoff: time.Millisecond})
-	_, err = c.BookExists(t.Context(), catalog.NewID())
+	_, err = c.BookExists(t.Context(), coreid.New())
 	if !errors.Is(err, failure.ErrUnavailable) {
 		t.Fatalf("err = %v, want failure.ErrUnavailable", err)
 	}
@@ -251,7 +252,7 @@ func TestCallerCancellationIsNotRetried(t *testing.T) {
 	c := newClient(t, Config{BaseURL: cat.url, Timeout: 10 * time.Second})
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
-	_, err := c.BookExists(ctx, catalog.NewID())
+	_, err := c.BookExists(ctx, coreid.New())
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want the caller's own context.DeadlineExceeded", err)
 	}
@@ -275,7 +276,7 @@ func TestInternalCatalogErrorsStayInternal(t *testing.T) {
 	srv.Start()
 	defer srv.Close()
 	c := newClient(t, Config{BaseURL: srv.URL})
-	_, err = c.BookExists(t.Context(), catalog.NewID())
+	_, err = c.BookExists(t.Context(), coreid.New())
 	var ce *connect.Error
 	if err == nil || errors.As(err, &ce) || errors.Is(err, failure.ErrUnavailable) || errors.Is(err, failure.ErrNotFound) {
 		t.Fatalf("err = %v (%T), want a plain error", err, err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
 	"github.com/bookworm-store/bookworm/internal/core/failure"
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 	"github.com/bookworm-store/bookworm/internal/core/money"
 )
 
@@ -34,8 +35,8 @@ func book(t *testing.T, deleted bool) *catalog.Book {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := catalog.NewBook(catalog.NewID(), catalog.BookFields{Title: "T", Price: price, CategoryID: catalog.NewID(),
-		PublisherID: catalog.NewID(), AuthorIDs: []string{catalog.NewID()}}, time.Now())
+	b, err := catalog.NewBook(coreid.New(), catalog.BookFields{Title: "T", Price: price, CategoryID: coreid.New(),
+		PublisherID: coreid.New(), AuthorIDs: []string{coreid.New()}}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func TestBookExists(t *testing.T) {
 	}{
 		{name: "live book", id: live.ID(), want: true},
 		{name: "deleted book", id: gone.ID(), want: false},
-		{name: "unknown book", id: catalog.NewID(), want: false},
+		{name: "unknown book", id: coreid.New(), want: false},
 		{name: "not an id", id: "x", want: false},
 		{name: "catalog down", id: live.ID(), err: failure.ErrUnavailable, fail: failure.ErrUnavailable},
 	}

@@ -3,12 +3,12 @@ package observability
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
+	"github.com/bookworm-store/bookworm/internal/adapters/events"
 )
 
-// RelayStater is what RelayCollector reads: *postgres.Relay has it.
+// RelayStater is what RelayCollector reads: the outbox relay has it.
 type RelayStater interface {
-	Stats() postgres.RelayStats
+	Stats() events.RelayStats
 }
 
 // RelayCollector exports the counters of the transactional outbox's relay,

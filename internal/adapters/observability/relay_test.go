@@ -6,14 +6,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
+	"github.com/bookworm-store/bookworm/internal/adapters/events"
 )
 
 // fixedRelay reports the stats it is given; the relay's own tests cover how
 // it counts.
-type fixedRelay struct{ stats postgres.RelayStats }
+type fixedRelay struct{ stats events.RelayStats }
 
-func (r *fixedRelay) Stats() postgres.RelayStats { return r.stats }
+func (r *fixedRelay) Stats() events.RelayStats { return r.stats }
 
 func TestRelayCollector(t *testing.T) {
 	relay := &fixedRelay{}
@@ -23,12 +23,12 @@ func TestRelayCollector(t *testing.T) {
 	}
 	cases := []struct {
 		name  string
-		stats postgres.RelayStats
+		stats events.RelayStats
 		want  map[string]float64
 	}{
 		{
 			name:  "before anything",
-			stats: postgres.RelayStats{},
+			stats: events.RelayStats{},
 			want: map[string]float64{
 				"bookworm_outbox_published_total": 0, "bookworm_outbox_backlog": 0,
 				"bookworm_outbox_backlog_measured_timestamp_seconds": 0,
@@ -36,7 +36,7 @@ func TestRelayCollector(t *testing.T) {
 		},
 		{
 			name: "busy",
-			stats: postgres.RelayStats{
+			stats: events.RelayStats{
 				Published: 1200, Batches: 7, FailedBatches: 2, Unconfirmed: 3, Pruned: 40,
 				Backlog: 25, OldestPending: 1500 * time.Millisecond, BacklogTime: time.Unix(1_800_000_000, 500_000_000),
 			},

@@ -1,14 +1,20 @@
-// Package postgres is the PostgreSQL adapter of BookWorm: it creates the
-// database when missing, applies the embedded migrations, and implements the
-// Catalog context's ports (catalog.Books, catalog.Entities) on pgx, with an
-// in-memory book cache kept fresh by LISTEN/NOTIFY. Every transaction begins
-// and ends here; driver errors become failure sentinels in one function
-// (translate).
+// Package postgres is BookWorm's PostgreSQL driver layer, shared by every
+// context's persistence and by nothing else: it opens the pool (creating
+// the database when missing), runs each owner's embedded goose migrations
+// (Migrations), translates driver errors into the core's failure sentinels
+// in one place (ErrorTable), and holds the LISTEN connections (Listen).
+//
+// It knows no context. Each context's tables live in its own Postgres
+// schema, created and migrated by its own package beside this one
+// (postgres/catalogstore: schema catalog; postgres/ratingstore: schema
+// rating; postgres/outbox: schema events, the outbox and the inbox every
+// context writes to). Those packages import this one; it imports none of
+// them.
 package postgres
 
 import (
 	"context"
-	"embed"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -25,32 +31,42 @@ import (
 	"github.com/pressly/goose/v3/lock"
 )
 
-//go:embed migrations/*.sql
-var migrations embed.FS
-
 // migrationLockID is the advisory lock replicas take while migrating, so
 // that only one applies migrations and the others wait and find nothing to
 // do. It is goose's default id; one lock serves every BookWorm context.
 const migrationLockID = lock.DefaultLockID
 
+// Migrations are one owner's embedded goose migrations: the SQL files of FS
+// (at its root), applied in order and recorded in Schema's own version
+// table (Schema.goose_db_version), so that owners migrate independently of
+// each other. The runner creates Schema before the first migration; the
+// migrations create what lives in it.
+type Migrations struct {
+	// Schema is the owner's Postgres schema, for example "catalog".
+	Schema string
+	// FS holds the owner's *.sql goose migrations at its root.
+	FS fs.FS
+}
+
 // Connect opens a pool on databaseURL. It creates the database when it does
 // not exist (replicas starting at once may race to create it; the loser
-// carries on) and applies the embedded migrations under a session lock, so
-// the returned pool always sees the current schema.
+// carries on) and applies the migrations of every owner in sets, in order,
+// under one session lock, so the returned pool always sees the current
+// schema of each.
 //
 // The pool defaults to 4 connections per CPU, at least 8: enough for the
 // searches and writes that run concurrently on a small machine while the
 // book cache answers most reads. pool_max_conns and the other pool_*
 // parameters of the URL override the defaults.
-func Connect(ctx context.Context, databaseURL string, log *slog.Logger) (*pgxpool.Pool, error) {
-	cfg, err := poolConfig(databaseURL)
+func Connect(ctx context.Context, databaseURL string, log *slog.Logger, sets ...Migrations) (*pgxpool.Pool, error) {
+	cfg, err := PoolConfig(databaseURL)
 	if err != nil {
 		return nil, err
 	}
 	if err := ensureDatabase(ctx, cfg.ConnConfig, log); err != nil {
 		return nil, err
 	}
-	if err := migrate(ctx, cfg.ConnConfig, log); err != nil {
+	if err := Migrate(ctx, cfg.ConnConfig, log, sets...); err != nil {
 		return nil, err
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
@@ -71,8 +87,8 @@ func Connect(ctx context.Context, databaseURL string, log *slog.Logger) (*pgxpoo
 // titles out.
 const trigramThreshold = "0.5"
 
-// poolConfig parses databaseURL and applies the adapter's defaults.
-func poolConfig(databaseURL string) (*pgxpool.Config, error) {
+// PoolConfig parses databaseURL and applies the driver's defaults.
+func PoolConfig(databaseURL string) (*pgxpool.Config, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		// The parse error may quote the URL, password included.
@@ -100,7 +116,7 @@ func ensureDatabase(ctx context.Context, cfg *pgx.ConnConfig, log *slog.Logger) 
 	if err == nil {
 		return conn.Close(ctx)
 	}
-	if !isCode(err, "3D000") {
+	if !IsCode(err, "3D000") {
 		return fmt.Errorf("connect to %s: %w", cfg.Database, err)
 	}
 	admin := cfg.Copy()
@@ -114,7 +130,7 @@ func ensureDatabase(ctx context.Context, cfg *pgx.ConnConfig, log *slog.Logger) 
 	switch {
 	case err == nil:
 		log.InfoContext(ctx, "created database", slog.String("database", cfg.Database))
-	case isCode(err, "42P04"), isCode(err, "23505"):
+	case IsCode(err, "42P04"), IsCode(err, "23505"):
 		// duplicate_database, or the unique index of pg_database when two
 		// creates run at the same moment: someone else made it.
 	default:
@@ -123,36 +139,82 @@ func ensureDatabase(ctx context.Context, cfg *pgx.ConnConfig, log *slog.Logger) 
 	return nil
 }
 
-func isCode(err error, code string) bool {
+// IsCode reports whether err is a Postgres error with SQLSTATE code.
+func IsCode(err error, code string) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == code
 }
 
-// migrate applies the embedded migrations through database/sql, which goose
-// needs, holding a session-level advisory lock while it does.
-func migrate(ctx context.Context, cfg *pgx.ConnConfig, log *slog.Logger) error {
+// Migrate applies the migrations of every owner in sets, in order, through
+// database/sql, which goose needs, holding one session-level advisory lock
+// while it does.
+func Migrate(ctx context.Context, cfg *pgx.ConnConfig, log *slog.Logger, sets ...Migrations) error {
 	db := stdlib.OpenDB(*cfg.Copy())
 	defer db.Close()
-	fsys, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return err
-	}
 	// Poll the lock every second for up to five minutes: replicas wait for
-	// the one that migrates instead of failing.
+	// the one that migrates instead of failing. The lock is taken once for
+	// every owner, on a connection of its own.
 	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(migrationLockID), lock.WithLockTimeout(1, 300))
 	if err != nil {
 		return err
 	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithSessionLocker(locker))
+	conn, err := db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
+	defer conn.Close()
+	if err := locker.SessionLock(ctx, conn); err != nil {
+		return fmt.Errorf("migrations: lock: %w", err)
+	}
+	defer func() { _ = locker.SessionUnlock(context.WithoutCancel(ctx), conn) }()
+	for _, set := range sets {
+		if err := migrateOne(ctx, db, set, log); err != nil {
+			return err
+		}
+	}
+	return dropLegacyVersionTable(ctx, db)
+}
+
+// migrateOne applies one owner's migrations.
+func migrateOne(ctx context.Context, db *sql.DB, set Migrations, log *slog.Logger) error {
+	if set.Schema == "" || set.FS == nil {
+		return errors.New("migrations: a set needs a schema and its files")
+	}
+	if _, err := db.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{set.Schema}.Sanitize()); err != nil {
+		return fmt.Errorf("migrations: create schema %s: %w", set.Schema, err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, set.FS,
+		goose.WithTableName(set.Schema+".goose_db_version"), goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return fmt.Errorf("migrations of %s: %w", set.Schema, err)
+	}
 	results, err := p.Up(ctx)
 	if err != nil {
-		return fmt.Errorf("apply migrations: %w", err)
+		return fmt.Errorf("apply migrations of %s: %w", set.Schema, err)
 	}
 	for _, r := range results {
-		log.InfoContext(ctx, "applied migration", slog.String("migration", r.Source.Path), slog.Duration("took", r.Duration))
+		log.InfoContext(ctx, "applied migration", slog.String("schema", set.Schema),
+			slog.String("migration", r.Source.Path), slog.Duration("took", r.Duration))
+	}
+	return nil
+}
+
+// dropLegacyVersionTable drops the version table of the single migration
+// history that databases made before contexts owned schemas have in public
+// (public.goose_db_version), once every table it recorded has moved to its
+// owner's schema: after that it describes nothing, and a database upgraded
+// from then ends in the same schema as a fresh one.
+func dropLegacyVersionTable(ctx context.Context, db *sql.DB) error {
+	_, err := db.ExecContext(ctx, `DO $$
+	BEGIN
+		IF to_regclass('public.goose_db_version') IS NOT NULL AND NOT EXISTS (
+			SELECT 1 FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'goose_db_version'
+		) THEN
+			DROP TABLE public.goose_db_version;
+		END IF;
+	END $$`)
+	if err != nil {
+		return fmt.Errorf("migrations: drop the legacy version table: %w", err)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bookworm-store/bookworm/internal/adapters/events"
 	catalogv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/catalog/v1"
 	typev1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/type/v1"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -71,7 +72,7 @@ func benchmarkPublishBatch(b *testing.B, batch, parallel int) {
 		AuthorIds:      []string{"01a211f1-45a9-7162-8018-fe7bd0f31022"},
 		OccurTime:      timestamppb.Now(),
 	}
-	template, err := NewProtoMessage("/bookworm/catalog", event)
+	template, err := events.NewProtoMessage("/bookworm/catalog", event)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -94,7 +95,7 @@ func benchmarkPublishBatch(b *testing.B, batch, parallel int) {
 				msgs = msgs[:0]
 				for range min(batch, share-sent) {
 					m := template
-					m.ID = NewMessage("", "", nil).ID
+					m.ID = events.NewMessage("", "", nil).ID
 					msgs = append(msgs, m)
 				}
 				if _, err := broker.PublishBatch(context.Background(), msgs); err != nil {

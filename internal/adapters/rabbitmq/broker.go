@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/bookworm-store/bookworm/internal/adapters/events"
 )
 
 var (
@@ -195,27 +196,31 @@ func (b *Broker) awaitConn(ctx context.Context, stop <-chan struct{}) (*amqp.Con
 }
 
 // manage connects, and connects again whenever the connection is lost, until
-// Close.
+// Close (events.Reconnect, the one reconnect loop).
 func (b *Broker) manage() {
 	defer close(b.done)
-	failures := 0
-	for {
-		connected, err := b.session()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
 		select {
 		case <-b.stop:
-			return
-		default:
+			cancel()
+		case <-ctx.Done():
 		}
-		if connected {
-			failures = 0
-		}
-		failures++
-		delay := backoff(b.cfg.ReconnectMinDelay, b.cfg.ReconnectMaxDelay, failures)
-		b.log.Warn("rabbitmq connection lost; reconnecting", "error", err, "retry_in", delay)
-		if !sleep(b.stop, delay) {
-			return
-		}
-	}
+	}()
+	events.Reconnect(ctx, b.cfg.ReconnectMinDelay, b.cfg.ReconnectMaxDelay,
+		func(context.Context) (bool, error) {
+			connected, err := b.session()
+			select {
+			case <-b.stop: // closed: no warning, no retry
+				cancel()
+			default:
+			}
+			return connected, err
+		},
+		func(err error, retryIn time.Duration) {
+			b.log.Warn("rabbitmq connection lost; reconnecting", "error", err, "retry_in", retryIn)
+		})
 }
 
 // session dials, declares the topology and serves the connection until it
@@ -304,7 +309,7 @@ func (b *Broker) session() (connected bool, err error) {
 				return true, err
 			}
 			failures++
-			delay := backoff(b.cfg.ReconnectMinDelay, b.cfg.ReconnectMaxDelay, failures)
+			delay := events.Backoff(b.cfg.ReconnectMinDelay, b.cfg.ReconnectMaxDelay, failures)
 			b.log.Warn("rabbitmq publishing channel failed; reopening", "error", err, "retry_in", delay)
 			select {
 			case <-b.stop:
@@ -359,29 +364,4 @@ func closeError(e *amqp.Error) error {
 		return errors.New("closed")
 	}
 	return e
-}
-
-// backoff returns the wait before attempt n+1 after n failures: exponential
-// from lo, capped at hi, with the upper half jittered so that replicas do not
-// reconnect in step.
-func backoff(lo, hi time.Duration, n int) time.Duration {
-	d := lo
-	for i := 1; i < n && d < hi; i++ {
-		d *= 2
-	}
-	d = min(d, hi)
-	half := d / 2
-	return half + rand.N(half+1)
-}
-
-// sleep waits for d; it returns false when stop is closed first.
-func sleep(stop <-chan struct{}, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-stop:
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/uuid"
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/bookworm-store/bookworm/internal/adapters/events"
 )
 
 // Defaults of ConsumeOptions.
@@ -28,16 +30,9 @@ const (
 // errStopping ends the wait for a connection of a consumer that stops.
 var errStopping = errors.New("rabbitmq: consumer stopping")
 
-// Handler handles one message. It returns nil only when the message's effects
-// are committed (together with the inbox row that records msg.ID): the
-// message is then acked. Any other result (an error, a panic) sends the
-// message to the retry path, and after the context's MaxAttempts failed
-// attempts to its dead-letter queue. The same message may be handled again
-// after a crash or a lost ack, and copies of one event may be handled
-// concurrently, so handlers must be idempotent. ctx is cancelled when the
-// consumer stops at once (its Consume context ended, Broker.Close, or
-// Shutdown ran out of time); the message is then handled again later.
-type Handler func(ctx context.Context, msg Message) error
+// Handler is the consumer this package delivers messages to: the
+// broker-neutral events.Handler, whose contract it keeps.
+type Handler = events.Handler
 
 // ConsumeOptions tunes a consumer. The zero value means the defaults.
 type ConsumeOptions struct {
@@ -172,30 +167,31 @@ func (c *Consumer) run() {
 		c.b.mu.Unlock()
 		c.stopC()
 	}()
-	failures := 0
-	for {
-		conn, connDone, err := c.b.awaitConn(c.ctx, c.stopping)
-		if err != nil {
-			return
-		}
-		subscribed, err := c.serve(conn, connDone)
-		if c.isStopping() || c.ctx.Err() != nil {
-			return
-		}
-		if subscribed {
-			failures = 0
-		}
-		failures++
-		delay := backoff(c.b.cfg.ReconnectMinDelay, c.b.cfg.ReconnectMaxDelay, failures)
-		c.log.Warn("rabbitmq consumer lost its subscription; subscribing again", "error", err, "retry_in", delay)
+	// Stop reconnecting when the consumer stops, gracefully or at once.
+	ctx, cancel := context.WithCancel(c.ctx)
+	defer cancel()
+	go func() {
 		select {
 		case <-c.stopping:
-			return
-		case <-c.ctx.Done():
-			return
-		case <-time.After(delay):
+			cancel()
+		case <-ctx.Done():
 		}
-	}
+	}()
+	events.Reconnect(ctx, c.b.cfg.ReconnectMinDelay, c.b.cfg.ReconnectMaxDelay,
+		func(context.Context) (bool, error) {
+			conn, connDone, err := c.b.awaitConn(c.ctx, c.stopping)
+			if err != nil {
+				return false, err // stopping: ctx ends with it
+			}
+			subscribed, err := c.serve(conn, connDone)
+			if c.isStopping() { // no warning, no retry
+				cancel()
+			}
+			return subscribed, err
+		},
+		func(err error, retryIn time.Duration) {
+			c.log.Warn("rabbitmq consumer lost its subscription; subscribing again", "error", err, "retry_in", retryIn)
+		})
 }
 
 // serve subscribes on a channel of its own and runs the handlers until the

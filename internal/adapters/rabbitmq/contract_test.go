@@ -11,6 +11,8 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/bookworm-store/bookworm/internal/adapters/events"
 )
 
 // TestPubSubContract is the contract every publisher and consumer of BookWorm
@@ -50,7 +52,7 @@ func testEnvelopeIntact(t *testing.T, cfg Config) {
 			msgs[i].TraceState = "bw=1"
 		}
 		if i%3 == 0 {
-			msgs[i].ContentType = ContentTypeJSON
+			msgs[i].ContentType = events.ContentTypeJSON
 			msgs[i].Data = fmt.Appendf(nil, `{"n":%d}`, i)
 		}
 		msgs[i].Time = time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.FixedZone("x", 3600)).Add(time.Duration(i) * time.Second)
@@ -78,7 +80,7 @@ func testEnvelopeIntact(t *testing.T, cfg Config) {
 		}
 		wantCT := want.ContentType
 		if wantCT == "" {
-			wantCT = ContentTypeProtobuf
+			wantCT = events.ContentTypeProtobuf
 		}
 		if got.ContentType != wantCT {
 			t.Errorf("message %s content type = %q, want %q", want.ID, got.ContentType, wantCT)
@@ -221,7 +223,7 @@ func testMalformedToDLQ(t *testing.T, cfg Config) {
 	b := startBroker(t, cfg)
 	queue := cfg.QueuePrefix + "." + testContext
 	good := testMessages(1)[0]
-	full := good.publishing(time.Now())
+	full := publishing(&good, time.Now())
 	tests := []struct {
 		name   string
 		mutate func(amqp.Table)

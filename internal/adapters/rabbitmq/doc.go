@@ -2,6 +2,9 @@
 // a publisher with publisher confirms for the outbox relay, consumers that ack
 // only after their handler committed, retries with increasing delay, a
 // dead-letter queue per consumer, and a connection manager that reconnects.
+// It implements the broker-neutral package events (events.Publisher through
+// PublishBatch; consumers deliver to events.Handlers) and knows nothing of
+// the outbox or Postgres: Message and Handler are the events types.
 //
 // # Envelope
 //

@@ -14,6 +14,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/bookworm-store/bookworm/internal/adapters/events"
 	"github.com/bookworm-store/bookworm/internal/testenv"
 )
 
@@ -208,7 +209,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func testMessages(n int) []Message {
 	msgs := make([]Message, n)
 	for i := range msgs {
-		msgs[i] = NewMessage(testType, "/bookworm/test", fmt.Appendf(nil, "payload %d", i))
+		msgs[i] = events.NewMessage(testType, "/bookworm/test", fmt.Appendf(nil, "payload %d", i))
 	}
 	return msgs
 }

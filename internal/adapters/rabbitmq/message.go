@@ -7,19 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	amqp "github.com/rabbitmq/amqp091-go"
-	"google.golang.org/protobuf/proto"
-)
 
-// Content types of the event data.
-const (
-	// ContentTypeProtobuf marks data that is a binary protobuf message of
-	// the type named by Message.Type.
-	ContentTypeProtobuf = "application/protobuf"
-	// ContentTypeJSON marks data that is the protobuf JSON form of the
-	// message.
-	ContentTypeJSON = "application/json"
+	"github.com/bookworm-store/bookworm/internal/adapters/events"
 )
 
 // The AMQP headers of the CloudEvents binary mode and of the retry path.
@@ -49,65 +39,12 @@ const (
 // without the attributes CloudEvents requires.
 var ErrInvalidMessage = errors.New("rabbitmq: invalid message")
 
-// Message is one event in its CloudEvents envelope. Publishers fill it (see
-// NewMessage and NewProtoMessage); consumers receive it with every field as
-// published, Attempt included.
-type Message struct {
-	// ID is the event id (ce-id and the AMQP message-id), a UUIDv7. It is
-	// unique per event; consumers deduplicate on it. Required.
-	ID string
-	// Type is the event type (ce-type and the routing key): the full name
-	// of the protobuf message in Data, for example
-	// "bookworm.rating.v1.ReviewCreated". Required.
-	Type string
-	// Source names the context that produced the event (ce-source), for
-	// example "/bookworm/catalog". Required.
-	Source string
-	// Time is when the event happened (ce-time). Publishing sets it to the
-	// current time when it is zero.
-	Time time.Time
-	// TraceParent is the W3C traceparent of the producing span, carried
-	// through unchanged; empty when there is none.
-	TraceParent string
-	// TraceState is the W3C tracestate that goes with TraceParent, or empty.
-	TraceState string
-	// ContentType is the media type of Data: ContentTypeProtobuf (the
-	// default when empty) or ContentTypeJSON.
-	ContentType string
-	// Data is the serialized event.
-	Data []byte
-	// Attempt numbers the handler attempts of the message: 1 the first
-	// time, 2 after the handler failed once, and so on up to the context's
-	// MaxAttempts. A redelivery after a crash or a lost connection is not a
-	// failed attempt and keeps the number. Publishing ignores it.
-	Attempt int
-}
-
-// NewMessage returns a message with a new UUIDv7 id and the current time, for
-// protobuf data.
-func NewMessage(typ, source string, data []byte) Message {
-	return Message{
-		ID:          uuid.Must(uuid.NewV7()).String(),
-		Type:        typ,
-		Source:      source,
-		Time:        time.Now().UTC(),
-		ContentType: ContentTypeProtobuf,
-		Data:        data,
-	}
-}
-
-// NewProtoMessage returns a message with a new id whose type is the full name
-// of event and whose data is its binary protobuf encoding.
-func NewProtoMessage(source string, event proto.Message) (Message, error) {
-	data, err := proto.Marshal(event)
-	if err != nil {
-		return Message{}, fmt.Errorf("rabbitmq: marshal %s: %w", event.ProtoReflect().Descriptor().FullName(), err)
-	}
-	return NewMessage(string(event.ProtoReflect().Descriptor().FullName()), source, data), nil
-}
+// Message is the event envelope this package publishes and delivers: the
+// broker-neutral events.Message.
+type Message = events.Message
 
 // validate checks what publishing needs.
-func (m *Message) validate() error {
+func validate(m *Message) error {
 	switch {
 	case m.ID == "":
 		return fmt.Errorf("%w: empty id", ErrInvalidMessage)
@@ -122,7 +59,7 @@ func (m *Message) validate() error {
 }
 
 // publishing encodes m in the CloudEvents AMQP binary mode. m must be valid.
-func (m *Message) publishing(now time.Time) amqp.Publishing {
+func publishing(m *Message, now time.Time) amqp.Publishing {
 	t := m.Time
 	if t.IsZero() {
 		t = now
@@ -130,7 +67,7 @@ func (m *Message) publishing(now time.Time) amqp.Publishing {
 	t = t.UTC()
 	contentType := m.ContentType
 	if contentType == "" {
-		contentType = ContentTypeProtobuf
+		contentType = events.ContentTypeProtobuf
 	}
 	h := amqp.Table{
 		headerSpecVersion: specVersion,

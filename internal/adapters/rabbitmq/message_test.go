@@ -10,16 +10,18 @@ import (
 	ratingv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/rating/v1"
 	"github.com/google/uuid"
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/bookworm-store/bookworm/internal/adapters/events"
 	"google.golang.org/protobuf/proto"
 )
 
 func TestNewProtoMessage(t *testing.T) {
 	event := &ratingv1.ReviewCreated{ReviewId: "r1", BookId: "b1", Stars: 4}
-	m, err := NewProtoMessage("/bookworm/rating", event)
+	m, err := events.NewProtoMessage("/bookworm/rating", event)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Type != "bookworm.rating.v1.ReviewCreated" || m.Source != "/bookworm/rating" || m.ContentType != ContentTypeProtobuf {
+	if m.Type != "bookworm.rating.v1.ReviewCreated" || m.Source != "/bookworm/rating" || m.ContentType != events.ContentTypeProtobuf {
 		t.Errorf("message = %+v", m)
 	}
 	id, err := uuid.Parse(m.ID)
@@ -45,24 +47,24 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 		{
 			name: "defaults filled",
 			msg:  Message{ID: "id1", Type: "a.b.C", Source: "/s", Data: []byte{1, 2}},
-			want: Message{ID: "id1", Type: "a.b.C", Source: "/s", Time: now, ContentType: ContentTypeProtobuf, Data: []byte{1, 2}, Attempt: 1},
+			want: Message{ID: "id1", Type: "a.b.C", Source: "/s", Time: now, ContentType: events.ContentTypeProtobuf, Data: []byte{1, 2}, Attempt: 1},
 		},
 		{
 			name: "everything set, time in another zone",
 			msg: Message{ID: "id2", Type: "a.b.D", Source: "/s", Time: time.Date(2026, 1, 1, 12, 0, 0, 5, time.FixedZone("x", -7200)),
 				TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", TraceState: "k=v",
-				ContentType: ContentTypeJSON, Data: []byte(`{}`), Attempt: 9},
+				ContentType: events.ContentTypeJSON, Data: []byte(`{}`), Attempt: 9},
 			want: Message{ID: "id2", Type: "a.b.D", Source: "/s", Time: time.Date(2026, 1, 1, 14, 0, 0, 5, time.UTC),
 				TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", TraceState: "k=v",
-				ContentType: ContentTypeJSON, Data: []byte(`{}`), Attempt: 1},
+				ContentType: events.ContentTypeJSON, Data: []byte(`{}`), Attempt: 1},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := tt.msg.validate(); err != nil {
+			if err := validate(&tt.msg); err != nil {
 				t.Fatal(err)
 			}
-			p := tt.msg.publishing(now)
+			p := publishing(&tt.msg, now)
 			if p.MessageId != tt.msg.ID || p.DeliveryMode != amqp.Persistent || p.Headers[headerSpecVersion] != "1.0" {
 				t.Errorf("publishing = %+v", p)
 			}
@@ -98,7 +100,7 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := tt.msg.validate()
+			err := validate(&tt.msg)
 			if tt.ok != (err == nil) || (err != nil && !errors.Is(err, ErrInvalidMessage)) {
 				t.Errorf("validate = %v, want ok=%v", err, tt.ok)
 			}
@@ -112,7 +114,7 @@ func TestRetryPublishing(t *testing.T) {
 			headerID: "id", headerType: "t", "x-death": []any{amqp.Table{"count": int64(1)}},
 			"x-delivery-count": int64(3), headerAttempts: int32(1), headerError: "old",
 		},
-		ContentType: ContentTypeJSON, MessageId: "id", Body: []byte("b"),
+		ContentType: events.ContentTypeJSON, MessageId: "id", Body: []byte("b"),
 	}
 	// One byte then two-byte runes: the cut at maxErrorHeader splits a rune.
 	p := retryPublishing(&d, 2, errors.New("x"+strings.Repeat("é", maxErrorHeader)))
@@ -122,7 +124,7 @@ func TestRetryPublishing(t *testing.T) {
 	if _, ok := p.Headers["x-delivery-count"]; ok {
 		t.Error("x-delivery-count copied")
 	}
-	if p.Headers[headerID] != "id" || p.Headers[headerType] != "t" || p.MessageId != "id" || string(p.Body) != "b" || p.ContentType != ContentTypeJSON {
+	if p.Headers[headerID] != "id" || p.Headers[headerType] != "t" || p.MessageId != "id" || string(p.Body) != "b" || p.ContentType != events.ContentTypeJSON {
 		t.Errorf("envelope not kept: %+v", p)
 	}
 	if got := headerInt(p.Headers, headerAttempts); got != 2 {
@@ -202,17 +204,5 @@ func TestConfigInvalid(t *testing.T) {
 				t.Errorf("error leaks the URL: %v", err)
 			}
 		})
-	}
-}
-
-func TestBackoff(t *testing.T) {
-	lo, hi := 100*time.Millisecond, 2*time.Second
-	for n := 1; n < 40; n++ {
-		want := min(lo<<min(n-1, 20), hi)
-		for range 20 {
-			if d := backoff(lo, hi, n); d < want/2 || d > want {
-				t.Fatalf("backoff(%d) = %v, want within [%v, %v]", n, d, want/2, want)
-			}
-		}
 	}
 }

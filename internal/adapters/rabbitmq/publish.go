@@ -67,11 +67,11 @@ func (b *Broker) PublishBatch(ctx context.Context, msgs []Message) ([]bool, erro
 	now := time.Now()
 	for i := range msgs {
 		m := &msgs[i]
-		if err := m.validate(); err != nil {
+		if err := validate(m); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		dc, err := ch.PublishWithDeferredConfirm(b.cfg.Exchange, m.Type, false, false, m.publishing(now))
+		dc, err := ch.PublishWithDeferredConfirm(b.cfg.Exchange, m.Type, false, false, publishing(m, now))
 		if err != nil {
 			// The channel broke: the rest would fail the same way.
 			errs = append(errs, fmt.Errorf("%w: publish: %v", ErrUnavailable, err))

@@ -4,6 +4,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/bookworm-store/bookworm/internal/adapters/protoconv"
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
 	"github.com/bookworm-store/bookworm/internal/core/failure"
 	"github.com/bookworm-store/bookworm/internal/core/money"
@@ -22,14 +23,6 @@ func moneyFromProto(m *typev1.Money, field string, v *failure.Violations) money.
 		v.Add(field, err.Error())
 	}
 	return out
-}
-
-func moneyToProto(m money.Money) *typev1.Money {
-	if m.IsZero() {
-		return nil
-	}
-	units, nanos := m.UnitsNanos()
-	return &typev1.Money{CurrencyCode: m.Currency(), Units: units, Nanos: nanos}
 }
 
 func bookFieldsFromProto(in *catalogv1.BookInput, v *failure.Violations) catalog.BookFields {
@@ -54,9 +47,9 @@ func bookToProto(b *catalog.Book) *catalogv1.Book {
 		Title:          r.Title,
 		Description:    r.Description,
 		Isbn:           r.ISBN,
-		Price:          moneyToProto(r.Price),
-		SalePrice:      moneyToProto(r.SalePrice),
-		EffectivePrice: moneyToProto(r.EffectivePrice()),
+		Price:          protoconv.Money(r.Price),
+		SalePrice:      protoconv.Money(r.SalePrice),
+		EffectivePrice: protoconv.Money(r.EffectivePrice()),
 		StockQuantity:  r.StockQuantity,
 		Availability:   catalogv1.Availability_AVAILABILITY_OUT_OF_STOCK,
 		CategoryId:     r.CategoryID,

@@ -11,7 +11,7 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 
-	"github.com/bookworm-store/bookworm/internal/core/catalog"
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 	"github.com/bookworm-store/bookworm/internal/core/rating"
 	ratingv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/rating/v1"
 	"github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/rating/v1/ratingv1connect"
@@ -29,7 +29,7 @@ func TestRatingValidation(t *testing.T) {
 	defer srv.Close()
 	client := ratingv1connect.NewRatingServiceClient(srv.Client(), srv.URL)
 	ctx := t.Context()
-	bookID := catalog.NewID()
+	bookID := coreid.New()
 	tests := []struct {
 		name   string
 		call   func() error
@@ -45,7 +45,7 @@ func TestRatingValidation(t *testing.T) {
 			return err
 		}, []string{"book_id", "review.stars", "review.title", "review.body"}},
 		{"update: no mask", func() error {
-			_, err := client.UpdateReview(ctx, connect.NewRequest(&ratingv1.UpdateReviewRequest{Id: catalog.NewID()}))
+			_, err := client.UpdateReview(ctx, connect.NewRequest(&ratingv1.UpdateReviewRequest{Id: coreid.New()}))
 			return err
 		}, []string{"update_mask"}},
 		{"delete: bad id", func() error {

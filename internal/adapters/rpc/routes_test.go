@@ -14,6 +14,7 @@ import (
 	healthv1 "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 	catalogv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/catalog/v1"
 	"github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/catalog/v1/catalogv1connect"
 	ratingv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/rating/v1"
@@ -38,7 +39,7 @@ func TestPanicsBecomeInternalErrors(t *testing.T) {
 	defer srv.Close()
 	client := catalogv1connect.NewCatalogServiceClient(srv.Client(), srv.URL)
 	for range 2 { // the second call shows the server survived the first
-		_, err := client.GetBook(t.Context(), connect.NewRequest(&catalogv1.GetBookRequest{Id: catalog.NewID()}))
+		_, err := client.GetBook(t.Context(), connect.NewRequest(&catalogv1.GetBookRequest{Id: coreid.New()}))
 		var ce *connect.Error
 		if !errors.As(err, &ce) || ce.Code() != connect.CodeInternal {
 			t.Fatalf("err = %v, want Internal", err)
@@ -111,7 +112,7 @@ func TestRoutesServeTheListedServicesOnly(t *testing.T) {
 	srv := httptest.NewServer(routes.Handler(1 << 20))
 	defer srv.Close()
 	rating := ratingv1connect.NewRatingServiceClient(srv.Client(), srv.URL)
-	_, err = rating.GetRatingSummary(t.Context(), connect.NewRequest(&ratingv1.GetRatingSummaryRequest{BookId: catalog.NewID()}))
+	_, err = rating.GetRatingSummary(t.Context(), connect.NewRequest(&ratingv1.GetRatingSummaryRequest{BookId: coreid.New()}))
 	if connect.CodeOf(err) != connect.CodeUnimplemented {
 		t.Fatalf("rating call on a catalog-only server: %v, want Unimplemented", err)
 	}

@@ -1,6 +1,9 @@
 // Package catalog is the Catalog context's domain: books, authors,
 // categories and publishers, the rules they obey, the use cases that change
-// them and the ports those use cases need.
+// them, the ports those use cases need, and the domain events a change
+// raises (Event: a Book collects them as NewBook and Apply run; stores
+// serialize and enqueue them with the change). Its port contracts and an
+// in-memory fake live in catalogtest.
 package catalog
 
 import (
@@ -11,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bookworm-store/bookworm/internal/core/failure"
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 	"github.com/bookworm-store/bookworm/internal/core/money"
 )
 
@@ -102,10 +106,10 @@ func (f BookFields) normalize() (BookFields, error) {
 	if f.StockQuantity < 0 {
 		v.Add(FieldStockQuantity, "must be zero or more")
 	}
-	if !IsID(f.CategoryID) {
+	if !coreid.Valid(f.CategoryID) {
 		v.Add(FieldCategoryID, "must be a UUID")
 	}
-	if !IsID(f.PublisherID) {
+	if !coreid.Valid(f.PublisherID) {
 		v.Add(FieldPublisherID, "must be a UUID")
 	}
 	switch n := len(f.AuthorIDs); {
@@ -117,12 +121,12 @@ func (f BookFields) normalize() (BookFields, error) {
 	seen := make(map[string]bool, len(f.AuthorIDs))
 	for i, id := range f.AuthorIDs {
 		switch {
-		case !IsID(id):
+		case !coreid.Valid(id):
 			v.Add(fieldIndex(FieldAuthorIDs, i), "must be a UUID")
-		case seen[strings.ToLower(id)]:
+		case seen[coreid.Canonical(id)]:
 			v.Add(fieldIndex(FieldAuthorIDs, i), "must not repeat an author")
 		}
-		seen[strings.ToLower(id)] = true
+		seen[coreid.Canonical(id)] = true
 	}
 	f.AuthorIDs = slices.Clone(f.AuthorIDs)
 	if f.ImageURL != "" {
@@ -170,7 +174,8 @@ type BookRecord struct {
 // Book is a book of the catalog. Its fields obey every rule of BookFields;
 // it can only be made by NewBook, changed by Apply and restored by RestoreBook.
 type Book struct {
-	rec BookRecord
+	rec    BookRecord
+	events []Event
 }
 
 // NewBook validates fields and returns a new book with a fresh id.
@@ -180,7 +185,9 @@ func NewBook(id string, fields BookFields, now time.Time) (*Book, error) {
 		return nil, failure.Prefix(RequestField, err)
 	}
 	now = now.UTC()
-	return &Book{rec: BookRecord{ID: id, BookFields: f, CreateTime: now, UpdateTime: now, Version: 1}}, nil
+	b := &Book{rec: BookRecord{ID: id, BookFields: f, CreateTime: now, UpdateTime: now, Version: 1}}
+	b.events = []Event{BookCreated{Book: b.Record()}}
+	return b, nil
 }
 
 // RestoreBook rebuilds a book from storage, which only holds valid books.
@@ -215,7 +222,9 @@ func (b *Book) RatingAverage() float64 {
 }
 
 // Apply sets the fields named in paths to their values in fields, checks the
-// result as a whole and bumps the version. An unknown path is invalid.
+// result as a whole and bumps the version. An unknown path is invalid. It
+// raises BookUpdated when a field changed, and BookPriceChanged when the
+// list or sale price did (see Events).
 func (b *Book) Apply(fields BookFields, paths []string, now time.Time) error {
 	if b.Deleted() {
 		return failure.FailedPrecondition("book %s is deleted", b.rec.ID)
@@ -258,8 +267,10 @@ func (b *Book) Apply(fields BookFields, paths []string, now time.Time) error {
 	if err != nil {
 		return failure.Prefix(RequestField, err)
 	}
+	before := b.Record()
 	b.rec.BookFields = f
 	b.rec.UpdateTime = now.UTC()
 	b.rec.Version++
+	b.events = append(b.events, updateEvents(before, b.Record())...)
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 )
 
 func TestNormalizeISBN(t *testing.T) {
@@ -66,21 +67,21 @@ func TestIsID(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := catalog.IsID(tt.in); got != tt.want {
-				t.Fatalf("IsID(%q) = %v, want %v", tt.in, got, tt.want)
+			if got := coreid.Valid(tt.in); got != tt.want {
+				t.Fatalf("coreid.Valid(%q) = %v, want %v", tt.in, got, tt.want)
 			}
 		})
 	}
 }
 
 func TestNewIDIsATimeOrderedUUID(t *testing.T) {
-	a, b := catalog.NewID(), catalog.NewID()
+	a, b := coreid.New(), coreid.New()
 	for _, id := range []string{a, b} {
-		if !catalog.IsID(id) {
-			t.Fatalf("NewID() = %q is not an id", id)
+		if !coreid.Valid(id) {
+			t.Fatalf("coreid.New() = %q is not an id", id)
 		}
 		if id[14] != '7' {
-			t.Fatalf("NewID() = %q is not a version 7 UUID", id)
+			t.Fatalf("coreid.New() = %q is not a version 7 UUID", id)
 		}
 	}
 	if a == b {

@@ -5,6 +5,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bookworm-store/bookworm/internal/core/failure"
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 	"github.com/bookworm-store/bookworm/internal/core/money"
 )
 
@@ -38,7 +39,7 @@ func (f BookFilter) check(v *failure.Violations) {
 			v.Add(l.name, "must name at most 50 ids")
 		}
 		for i, id := range l.ids {
-			if !IsID(id) {
+			if !coreid.Valid(id) {
 				v.Add(fieldIndex(l.name, i), "must be a UUID")
 			}
 		}

@@ -1,6 +1,10 @@
 package catalog
 
-import "github.com/bookworm-store/bookworm/internal/core/failure"
+import (
+	"github.com/bookworm-store/bookworm/internal/core/failure"
+
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
+)
 
 // The catalog keeps each book's rating as two exact integers, the sum of the
 // stars and the number of reviews (BookRecord.RatingSum and RatingCount),
@@ -40,10 +44,10 @@ func (e ReviewEvent) Validate() error {
 	if e.Change < ReviewCreated || e.Change > ReviewDeleted {
 		v.Add("type", "unknown review change")
 	}
-	if !IsID(e.ReviewID) {
+	if !coreid.Valid(e.ReviewID) {
 		v.Add("review_id", "must be a UUID")
 	}
-	if !IsID(e.BookID) {
+	if !coreid.Valid(e.BookID) {
 		v.Add("book_id", "must be a UUID")
 	}
 	if e.Version < 1 {
@@ -86,11 +90,11 @@ type ReviewTally struct {
 // BookPresence is the state of a review's book when its event is applied.
 type BookPresence int
 
-// The presences.
+// The presences: no such book, a live book, a deleted one.
 const (
 	BookMissing BookPresence = iota
 	BookLive
-	BookDeleted
+	BookGone
 )
 
 // RejectReason says why the catalog rejects a review.
@@ -151,7 +155,7 @@ func ApplyReviewEvent(cur ReviewTally, e ReviewEvent, book BookPresence) (TallyO
 			case BookLive:
 				out.Next.State, out.Next.Stars = TallyCounted, e.Stars
 				out.SumDelta, out.CountDelta = int64(e.Stars), 1
-			case BookDeleted:
+			case BookGone:
 				out.Next.State, out.Reject = TallyRejected, RejectedBookDeleted
 			default:
 				out.Next.State, out.Reject = TallyRejected, RejectedBookNotFound

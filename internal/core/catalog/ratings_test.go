@@ -7,6 +7,7 @@ import (
 
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
 	"github.com/bookworm-store/bookworm/internal/core/failure"
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 )
 
 const (
@@ -47,21 +48,21 @@ func TestApplyReviewEvent(t *testing.T) {
 			want: catalog.TallyOutcome{Stale: true, Next: tally(catalog.TallyCounted, 2, 5)}},
 		{name: "delete subtracts what was counted, not what the event says", cur: tally(catalog.TallyCounted, 1, 4), event: ev(catalog.ReviewDeleted, 3, 2), book: catalog.BookLive,
 			want: catalog.TallyOutcome{Next: tally(catalog.TallyRemoved, 3, 0), SumDelta: -4, CountDelta: -1}},
-		{name: "a counted review is still adjusted after its book was deleted", cur: tally(catalog.TallyCounted, 1, 4), event: ev(catalog.ReviewUpdated, 2, 5), book: catalog.BookDeleted,
+		{name: "a counted review is still adjusted after its book was deleted", cur: tally(catalog.TallyCounted, 1, 4), event: ev(catalog.ReviewUpdated, 2, 5), book: catalog.BookGone,
 			want: catalog.TallyOutcome{Next: tally(catalog.TallyCounted, 2, 5), SumDelta: 1}},
-		{name: "and subtracted", cur: tally(catalog.TallyCounted, 2, 5), event: ev(catalog.ReviewDeleted, 3, 5), book: catalog.BookDeleted,
+		{name: "and subtracted", cur: tally(catalog.TallyCounted, 2, 5), event: ev(catalog.ReviewDeleted, 3, 5), book: catalog.BookGone,
 			want: catalog.TallyOutcome{Next: tally(catalog.TallyRemoved, 3, 0), SumDelta: -5, CountDelta: -1}},
 		{name: "a delete arriving first leaves a tombstone", cur: unseen, event: ev(catalog.ReviewDeleted, 2, 3), book: catalog.BookLive,
 			want: catalog.TallyOutcome{Next: tally(catalog.TallyRemoved, 2, 0)}},
 		{name: "the created event after the tombstone is stale", cur: tally(catalog.TallyRemoved, 2, 0), event: ev(catalog.ReviewCreated, 1, 3), book: catalog.BookLive,
 			want: catalog.TallyOutcome{Stale: true, Next: tally(catalog.TallyRemoved, 2, 0)}},
-		{name: "a new review of a deleted book is rejected", cur: unseen, event: ev(catalog.ReviewCreated, 1, 3), book: catalog.BookDeleted,
+		{name: "a new review of a deleted book is rejected", cur: unseen, event: ev(catalog.ReviewCreated, 1, 3), book: catalog.BookGone,
 			want: catalog.TallyOutcome{Next: tally(catalog.TallyRejected, 1, 0), Reject: catalog.RejectedBookDeleted}},
 		{name: "a new review of an unknown book is rejected", cur: unseen, event: ev(catalog.ReviewCreated, 1, 3), book: catalog.BookMissing,
 			want: catalog.TallyOutcome{Next: tally(catalog.TallyRejected, 1, 0), Reject: catalog.RejectedBookNotFound}},
-		{name: "a later update of a rejected review is not counted nor rejected again", cur: tally(catalog.TallyRejected, 1, 0), event: ev(catalog.ReviewUpdated, 2, 5), book: catalog.BookDeleted,
+		{name: "a later update of a rejected review is not counted nor rejected again", cur: tally(catalog.TallyRejected, 1, 0), event: ev(catalog.ReviewUpdated, 2, 5), book: catalog.BookGone,
 			want: catalog.TallyOutcome{Next: tally(catalog.TallyRejected, 2, 0)}},
-		{name: "the removal of a rejected review changes no sums", cur: tally(catalog.TallyRejected, 2, 0), event: ev(catalog.ReviewDeleted, 3, 5), book: catalog.BookDeleted,
+		{name: "the removal of a rejected review changes no sums", cur: tally(catalog.TallyRejected, 2, 0), event: ev(catalog.ReviewDeleted, 3, 5), book: catalog.BookGone,
 			want: catalog.TallyOutcome{Next: tally(catalog.TallyRemoved, 3, 0)}},
 	}
 	for _, tc := range tests {
@@ -88,7 +89,7 @@ func TestApplyReviewEventRefuses(t *testing.T) {
 		{name: "six stars", event: ev(catalog.ReviewUpdated, 2, 6)},
 		{name: "version zero", event: ev(catalog.ReviewCreated, 0, 3)},
 		{name: "malformed review id", event: catalog.ReviewEvent{Change: catalog.ReviewCreated, ReviewID: "r", BookID: ratedBook, Version: 1, Stars: 3}},
-		{name: "another book than counted", cur: catalog.ReviewTally{ReviewID: reviewA, BookID: catalog.NewID(), State: catalog.TallyCounted, Version: 1, Stars: 3},
+		{name: "another book than counted", cur: catalog.ReviewTally{ReviewID: reviewA, BookID: coreid.New(), State: catalog.TallyCounted, Version: 1, Stars: 3},
 			event: ev(catalog.ReviewUpdated, 2, 3)},
 	}
 	for _, tc := range tests {
@@ -112,7 +113,7 @@ func TestReviewEventsInAnyOrder(t *testing.T) {
 			wantCount int32
 		)
 		for range 1 + rng.IntN(8) {
-			id := catalog.NewID()
+			id := coreid.New()
 			stars := int32(1 + rng.IntN(5))
 			events = append(events, catalog.ReviewEvent{Change: catalog.ReviewCreated, ReviewID: id, BookID: ratedBook, Version: 1, Stars: stars})
 			version := int64(1)

@@ -2,10 +2,10 @@ package catalog
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/bookworm-store/bookworm/internal/core/failure"
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 )
 
 // Service holds the Catalog use cases.
@@ -22,7 +22,9 @@ func NewService(books Books, entities Entities, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{books: books, entities: entities, now: func() time.Time { return now().UTC() }, newID: NewID}
+	// Stores keep microseconds; cutting here keeps what a write returns, and
+	// the events it raises, equal to what a later read returns.
+	return &Service{books: books, entities: entities, now: func() time.Time { return now().UTC().Truncate(time.Microsecond) }, newID: coreid.New}
 }
 
 // CreateBook validates and stores a new book.
@@ -36,7 +38,7 @@ func (s *Service) CreateBook(ctx context.Context, fields BookFields) (*Book, err
 
 // GetBook returns one book, deleted or not.
 func (s *Service) GetBook(ctx context.Context, id string) (*Book, error) {
-	if !IsID(id) {
+	if !coreid.Valid(id) {
 		return nil, failure.Invalid("id", "must be a UUID")
 	}
 	books, err := s.books.GetBooks(ctx, []string{id})
@@ -61,7 +63,7 @@ func (s *Service) BatchGetBooks(ctx context.Context, ids []string) ([]*Book, err
 		v.Add("ids", "must name at most 100 books")
 	}
 	for i, id := range ids {
-		if !IsID(id) {
+		if !coreid.Valid(id) {
 			v.Add(fieldIndex("ids", i), "must be a UUID")
 		}
 	}
@@ -72,15 +74,14 @@ func (s *Service) BatchGetBooks(ctx context.Context, ids []string) ([]*Book, err
 	if err != nil {
 		return nil, err
 	}
-	// IsID accepts upper-case hex digits but stores may hand ids back in
-	// canonical lower case, so ids are matched case-insensitively.
+	// Clients may spell ids in upper case; stores hand them back canonical.
 	byID := make(map[string]*Book, len(found))
 	for _, b := range found {
-		byID[strings.ToLower(b.ID())] = b
+		byID[b.ID()] = b
 	}
 	out := make([]*Book, len(ids))
 	for i, id := range ids {
-		b, ok := byID[strings.ToLower(id)]
+		b, ok := byID[coreid.Canonical(id)]
 		if !ok {
 			return nil, failure.NotFound("book %s not found", id)
 		}
@@ -110,7 +111,7 @@ func (s *Service) SearchBooks(ctx context.Context, q SearchBooksQuery) (SearchPa
 // UpdateBook sets the fields named in paths. When etag is not empty and the
 // book's current etag differs, it fails with failure.ErrConflict.
 func (s *Service) UpdateBook(ctx context.Context, id, etag string, fields BookFields, paths []string) (*Book, error) {
-	if !IsID(id) {
+	if !coreid.Valid(id) {
 		return nil, failure.Invalid("id", "must be a UUID")
 	}
 	return s.books.UpdateBook(ctx, id, func(b *Book) error {
@@ -123,7 +124,7 @@ func (s *Service) UpdateBook(ctx context.Context, id, etag string, fields BookFi
 
 // DeleteBook soft-deletes a book.
 func (s *Service) DeleteBook(ctx context.Context, id string) error {
-	if !IsID(id) {
+	if !coreid.Valid(id) {
 		return failure.Invalid("id", "must be a UUID")
 	}
 	return s.books.DeleteBook(ctx, id, s.now())
@@ -140,7 +141,7 @@ func (s *Service) CreateEntity(ctx context.Context, k Kind, fields EntityFields)
 
 // GetEntity returns one author, category or publisher.
 func (s *Service) GetEntity(ctx context.Context, k Kind, id string) (*Entity, error) {
-	if !IsID(id) {
+	if !coreid.Valid(id) {
 		return nil, failure.Invalid("id", "must be a UUID")
 	}
 	return s.entities.GetEntity(ctx, k, id)
@@ -159,7 +160,7 @@ func (s *Service) ListEntities(ctx context.Context, k Kind, size int, token stri
 // UpdateEntity sets the fields named in paths, guarded by etag like
 // UpdateBook.
 func (s *Service) UpdateEntity(ctx context.Context, k Kind, id, etag string, fields EntityFields, paths []string) (*Entity, error) {
-	if !IsID(id) {
+	if !coreid.Valid(id) {
 		return nil, failure.Invalid("id", "must be a UUID")
 	}
 	return s.entities.UpdateEntity(ctx, k, id, func(e *Entity) error {
@@ -172,7 +173,7 @@ func (s *Service) UpdateEntity(ctx context.Context, k Kind, id, etag string, fie
 
 // DeleteEntity deletes an author, category or publisher no live book uses.
 func (s *Service) DeleteEntity(ctx context.Context, k Kind, id string) error {
-	if !IsID(id) {
+	if !coreid.Valid(id) {
 		return failure.Invalid("id", "must be a UUID")
 	}
 	return s.entities.DeleteEntity(ctx, k, id)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
 	"github.com/bookworm-store/bookworm/internal/core/failure"
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 	"github.com/bookworm-store/bookworm/internal/core/money"
 )
 
@@ -167,7 +168,7 @@ func TestServiceCreateBook(t *testing.T) {
 	}
 	wantCalls(t, books.calls, "CreateBook")
 	r := b.Record()
-	if !catalog.IsID(r.ID) || !r.CreateTime.Equal(testT1) || r.CreateTime.Location() != time.UTC {
+	if !coreid.Valid(r.ID) || !r.CreateTime.Equal(testT1) || r.CreateTime.Location() != time.UTC {
 		t.Fatalf("created %q at %v, want a fresh id at %v UTC", r.ID, r.CreateTime, testT1)
 	}
 
@@ -358,7 +359,7 @@ func TestServiceCreateEntity(t *testing.T) {
 				t.Fatalf("CreateEntity: %v", err)
 			}
 			wantCalls(t, entities.calls, "CreateEntity")
-			if r := e.Record(); !catalog.IsID(r.ID) || r.Name != tt.fields.Name || !r.CreateTime.Equal(testT1) || e.Kind() != tt.kind {
+			if r := e.Record(); !coreid.Valid(r.ID) || r.Name != tt.fields.Name || !r.CreateTime.Equal(testT1) || e.Kind() != tt.kind {
 				t.Fatalf("created %+v of kind %q", r, e.Kind().Name)
 			}
 		})

@@ -1,8 +1,15 @@
 // Package id makes and checks the identifiers of every BookWorm entity:
-// UUIDv7 in canonical text form.
+// UUIDv7 in canonical text form (lowercase, hyphenated). Ids that arrive
+// from outside (a client, another context's event) may spell hex digits in
+// upper case; Canonical gives the one spelling that stores, caches, page
+// tokens and events use, so nothing else lowers ids by hand.
 package id
 
-import "github.com/google/uuid"
+import (
+	"strings"
+
+	"github.com/google/uuid"
+)
 
 // New returns a new UUIDv7: time-ordered, so fresh rows land at the end of
 // their index.
@@ -15,4 +22,16 @@ func Valid(s string) bool {
 	}
 	_, err := uuid.Parse(s)
 	return err == nil
+}
+
+// Canonical returns s with its hex digits in lower case: the canonical text
+// form of a valid UUID. It does not allocate when s is canonical already.
+// Check s with Valid first; other strings only get lowered.
+func Canonical(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(s)
+		}
+	}
+	return s
 }

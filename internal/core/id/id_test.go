@@ -29,3 +29,17 @@ func TestValid(t *testing.T) {
 		}
 	}
 }
+
+func TestCanonical(t *testing.T) {
+	for in, want := range map[string]string{
+		"0191A000-0000-7000-8000-00000000ABCD": "0191a000-0000-7000-8000-00000000abcd",
+		"0191a000-0000-7000-8000-00000000abcd": "0191a000-0000-7000-8000-00000000abcd",
+	} {
+		if got := Canonical(in); got != want || !Valid(got) {
+			t.Errorf("Canonical(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = Canonical("0191a000-0000-7000-8000-00000000abcd") }); n != 0 {
+		t.Errorf("Canonical of a canonical id allocates %v times", n)
+	}
+}

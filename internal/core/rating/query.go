@@ -1,6 +1,10 @@
 package rating
 
-import "github.com/bookworm-store/bookworm/internal/core/failure"
+import (
+	"github.com/bookworm-store/bookworm/internal/core/failure"
+
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
+)
 
 // Page sizes.
 const (
@@ -41,7 +45,7 @@ type ReviewPage struct {
 
 func (q ListReviewsQuery) normalize() (ListReviewsQuery, error) {
 	var v failure.Violations
-	if !IsID(q.BookID) {
+	if !coreid.Valid(q.BookID) {
 		v.Add("book_id", "must be a UUID")
 	}
 	switch {

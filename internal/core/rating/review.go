@@ -8,6 +8,9 @@
 // every review from the events its store publishes (ReviewCreated,
 // ReviewUpdated, ReviewDeleted). When a review reaches the catalog after its
 // book was deleted, the catalog rejects it and RejectReview removes it here.
+// Which events a change raises is decided here (Event: a Review collects
+// them as NewReview, Apply and Remove run); the store's contract and an
+// in-memory fake live in ratingtest.
 package rating
 
 import (
@@ -16,7 +19,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/bookworm-store/bookworm/internal/core/id"
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 
 	"github.com/bookworm-store/bookworm/internal/core/failure"
 	"github.com/bookworm-store/bookworm/internal/core/identity"
@@ -112,6 +115,7 @@ type ReviewRecord struct {
 type Review struct {
 	rec     ReviewRecord
 	removed RemoveReason // 0 while the review stands
+	events  []Event
 }
 
 // NewReview validates fields and returns author's new review of the book
@@ -121,7 +125,7 @@ func NewReview(id, bookID string, author identity.Principal, fields ReviewFields
 		return nil, failure.Invalid("user_id", "a review needs a signed-in author")
 	}
 	var v failure.Violations
-	if !IsID(bookID) {
+	if !coreid.Valid(bookID) {
 		v.Add("book_id", "must be a UUID")
 	}
 	f, err := fields.normalize()
@@ -130,16 +134,18 @@ func NewReview(id, bookID string, author identity.Principal, fields ReviewFields
 		return nil, err
 	}
 	now = now.UTC()
-	return &Review{rec: ReviewRecord{
+	r := &Review{rec: ReviewRecord{
 		ID:           id,
-		BookID:       strings.ToLower(bookID),
+		BookID:       coreid.Canonical(bookID),
 		UserID:       author.Subject,
 		UserName:     displayName(author.Name),
 		ReviewFields: f,
 		CreateTime:   now,
 		UpdateTime:   now,
 		Version:      1,
-	}}, nil
+	}}
+	r.events = []Event{ReviewCreated{Review: r.rec}}
+	return r, nil
 }
 
 // displayName cuts a name the issuer sent to MaxUserNameLen characters.
@@ -172,8 +178,8 @@ func (r *Review) Removed() (RemoveReason, bool) { return r.removed, r.removed !=
 
 // Apply sets the fields named in paths to their values in fields and checks
 // the result as a whole. When that changes anything it bumps the version and
-// the update time; a change to equal values leaves the review as it was, so
-// the store writes (and publishes) nothing.
+// the update time and raises ReviewUpdated; a change to equal values leaves
+// the review as it was, so the store writes (and publishes) nothing.
 func (r *Review) Apply(fields ReviewFields, paths []string, now time.Time) error {
 	if _, gone := r.Removed(); gone {
 		return failure.NotFound("review %s not found", r.rec.ID)
@@ -205,14 +211,16 @@ func (r *Review) Apply(fields ReviewFields, paths []string, now time.Time) error
 	if f == r.rec.ReviewFields {
 		return nil
 	}
+	old := r.rec.Stars
 	r.rec.ReviewFields = f
 	r.rec.UpdateTime = now.UTC()
 	r.rec.Version++
+	r.events = append(r.events, ReviewUpdated{Review: r.rec, OldStars: old})
 	return nil
 }
 
-// Remove marks the review removed for reason and bumps its version: the
-// store then deletes it and announces the removal with that version.
+// Remove marks the review removed for reason, bumps its version and raises
+// ReviewDeleted: the store then deletes it and announces the removal.
 func (r *Review) Remove(reason RemoveReason, now time.Time) error {
 	if _, gone := r.Removed(); gone {
 		return failure.NotFound("review %s not found", r.rec.ID)
@@ -223,14 +231,9 @@ func (r *Review) Remove(reason RemoveReason, now time.Time) error {
 	r.removed = reason
 	r.rec.UpdateTime = now.UTC()
 	r.rec.Version++
+	r.events = append(r.events, ReviewDeleted{Review: r.rec, OldStars: r.rec.Stars, Reason: reason})
 	return nil
 }
-
-// NewID returns a new entity id (a UUIDv7).
-func NewID() string { return id.New() }
-
-// IsID reports whether s is a UUID in its canonical text form.
-func IsID(s string) bool { return id.Valid(s) }
 
 // Etag returns the version tag of version.
 func Etag(version int64) string { return strconv.FormatInt(version, 10) }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bookworm-store/bookworm/internal/core/failure"
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 	"github.com/bookworm-store/bookworm/internal/core/identity"
 	"github.com/bookworm-store/bookworm/internal/core/rating"
 )
@@ -62,7 +63,7 @@ func TestNewReview(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := rating.NewReview(rating.NewID(), tc.bookID, tc.author, tc.fields, t0)
+			r, err := rating.NewReview(coreid.New(), tc.bookID, tc.author, tc.fields, t0)
 			if tc.invalid == nil {
 				if err != nil {
 					t.Fatalf("NewReview: %v", err)
@@ -86,7 +87,7 @@ func TestNewReview(t *testing.T) {
 
 func TestNewReviewNormalizes(t *testing.T) {
 	long := strings.Repeat("n", 300)
-	r, err := rating.NewReview(rating.NewID(), strings.ToUpper(bookID), identity.Principal{Subject: "s", Name: long},
+	r, err := rating.NewReview(coreid.New(), strings.ToUpper(bookID), identity.Principal{Subject: "s", Name: long},
 		rating.ReviewFields{Stars: 2, Title: "  Spaced  ", Body: "  kept  "}, t0)
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +123,7 @@ func TestApply(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := rating.NewReview(rating.NewID(), bookID, alice, rating.ReviewFields{Stars: 3, Title: "Title", Body: "Body"}, t0)
+			r, err := rating.NewReview(coreid.New(), bookID, alice, rating.ReviewFields{Stars: 3, Title: "Title", Body: "Body"}, t0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -152,7 +153,7 @@ func TestApply(t *testing.T) {
 }
 
 func TestRemove(t *testing.T) {
-	r, err := rating.NewReview(rating.NewID(), bookID, alice, rating.ReviewFields{Stars: 3}, t0)
+	r, err := rating.NewReview(coreid.New(), bookID, alice, rating.ReviewFields{Stars: 3}, t0)
 	if err != nil {
 		t.Fatal(err)
 	}

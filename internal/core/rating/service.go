@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/bookworm-store/bookworm/internal/core/failure"
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 	"github.com/bookworm-store/bookworm/internal/core/identity"
 )
 
@@ -29,7 +29,7 @@ func NewService(reviews ReviewStore, books BookChecker, now func() time.Time) *S
 	}
 	// Stores keep microseconds; cutting here keeps what a write returns
 	// equal to what a later read returns.
-	return &Service{reviews: reviews, books: books, now: func() time.Time { return now().UTC().Truncate(time.Microsecond) }, newID: NewID}
+	return &Service{reviews: reviews, books: books, now: func() time.Time { return now().UTC().Truncate(time.Microsecond) }, newID: coreid.New}
 }
 
 // errSignIn is what an anonymous caller gets from a write.
@@ -68,10 +68,10 @@ func (s *Service) UpdateReview(ctx context.Context, p identity.Principal, id, et
 	if !p.Authenticated() {
 		return nil, errSignIn
 	}
-	if !IsID(id) {
+	if !coreid.Valid(id) {
 		return nil, failure.Invalid("id", "must be a UUID")
 	}
-	r, err := s.reviews.UpdateReview(ctx, strings.ToLower(id), func(r *Review) error {
+	r, err := s.reviews.UpdateReview(ctx, coreid.Canonical(id), func(r *Review) error {
 		if !p.Owns(r.UserID()) {
 			return notFound(id)
 		}
@@ -89,10 +89,10 @@ func (s *Service) DeleteReview(ctx context.Context, p identity.Principal, id str
 	if !p.Authenticated() {
 		return errSignIn
 	}
-	if !IsID(id) {
+	if !coreid.Valid(id) {
 		return failure.Invalid("id", "must be a UUID")
 	}
-	err := s.reviews.DeleteReview(ctx, strings.ToLower(id), func(r *Review) error {
+	err := s.reviews.DeleteReview(ctx, coreid.Canonical(id), func(r *Review) error {
 		if !p.MayAct(r.UserID(), identity.RoleAdmin) {
 			return notFound(id)
 		}
@@ -119,11 +119,20 @@ func (s *Service) hideMissing(err error, id string) error {
 // not a user. A review that is gone already is fine: the author may have
 // deleted it meanwhile, or the rejection is handled a second time.
 func (s *Service) RejectReview(ctx context.Context, id string) error {
-	if !IsID(id) {
+	return RejectReview(ctx, s.reviews, id, s.now())
+}
+
+// RejectReview is the use case Service.RejectReview over reviews alone: the
+// rating context's consumer of the catalog's rejections runs it on a store
+// bound to its inbox transaction, and needs nothing else of a Service (no
+// BookChecker: a rejection never asks the catalog).
+func RejectReview(ctx context.Context, reviews ReviewStore, id string, now time.Time) error {
+	if !coreid.Valid(id) {
 		return failure.Invalid("review_id", "must be a UUID")
 	}
-	err := s.reviews.DeleteReview(ctx, strings.ToLower(id), func(r *Review) error {
-		return r.Remove(RemovedRejected, s.now())
+	now = now.UTC().Truncate(time.Microsecond)
+	err := reviews.DeleteReview(ctx, coreid.Canonical(id), func(r *Review) error {
+		return r.Remove(RemovedRejected, now)
 	})
 	if errors.Is(err, failure.ErrNotFound) {
 		return nil
@@ -137,15 +146,15 @@ func (s *Service) ListReviews(ctx context.Context, q ListReviewsQuery) (ReviewPa
 	if err != nil {
 		return ReviewPage{}, err
 	}
-	q.BookID = strings.ToLower(q.BookID)
+	q.BookID = coreid.Canonical(q.BookID)
 	return s.reviews.ListReviews(ctx, q)
 }
 
 // Summary returns the rating summary of a book: an empty one for a book
 // without reviews, whether the catalog knows it or not.
 func (s *Service) Summary(ctx context.Context, bookID string) (Summary, error) {
-	if !IsID(bookID) {
+	if !coreid.Valid(bookID) {
 		return Summary{}, failure.Invalid("book_id", "must be a UUID")
 	}
-	return s.reviews.Summary(ctx, strings.ToLower(bookID))
+	return s.reviews.Summary(ctx, coreid.Canonical(bookID))
 }

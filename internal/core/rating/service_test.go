@@ -7,83 +7,70 @@ import (
 	"time"
 
 	"github.com/bookworm-store/bookworm/internal/core/failure"
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 	"github.com/bookworm-store/bookworm/internal/core/identity"
 	"github.com/bookworm-store/bookworm/internal/core/rating"
+	"github.com/bookworm-store/bookworm/internal/core/rating/ratingtest"
 )
 
-// memReviews is an in-memory rating.ReviewStore that records what it was
-// asked and which reviews it removed, and why.
+// memReviews is ratingtest's in-memory rating.ReviewStore (the one the
+// store contract holds to) that also records what it was asked and which
+// reviews it removed, and why.
 type memReviews struct {
-	stored  map[string]rating.ReviewRecord
+	*ratingtest.MemoryReviewStore
+	stored  map[string]rating.ReviewRecord // what is stored, kept after every call
 	calls   []string
 	removed map[string]rating.RemoveReason
 	lists   []rating.ListReviewsQuery
 }
 
 func newMemReviews() *memReviews {
-	return &memReviews{stored: map[string]rating.ReviewRecord{}, removed: map[string]rating.RemoveReason{}}
+	return &memReviews{MemoryReviewStore: ratingtest.NewMemoryReviewStore(), stored: map[string]rating.ReviewRecord{},
+		removed: map[string]rating.RemoveReason{}}
 }
 
-func (m *memReviews) CreateReview(_ context.Context, r *rating.Review) (*rating.Review, error) {
+func (m *memReviews) CreateReview(ctx context.Context, r *rating.Review) (*rating.Review, error) {
 	m.calls = append(m.calls, "CreateReview")
-	rec := r.Record()
-	for _, o := range m.stored {
-		if o.BookID == rec.BookID && o.UserID == rec.UserID {
-			return nil, failure.AlreadyExists("you have reviewed this book already")
-		}
+	out, err := m.MemoryReviewStore.CreateReview(ctx, r)
+	if err == nil {
+		m.stored[out.ID()] = out.Record()
 	}
-	m.stored[rec.ID] = rec
-	return r, nil
+	return out, err
 }
 
-func (m *memReviews) UpdateReview(_ context.Context, id string, update func(*rating.Review) error) (*rating.Review, error) {
+func (m *memReviews) UpdateReview(ctx context.Context, id string, update func(*rating.Review) error) (*rating.Review, error) {
 	m.calls = append(m.calls, "UpdateReview")
-	rec, ok := m.stored[id]
-	if !ok {
-		return nil, failure.NotFound("review %s not found", id)
+	out, err := m.MemoryReviewStore.UpdateReview(ctx, id, update)
+	if err == nil {
+		m.stored[id] = out.Record()
 	}
-	r := rating.RestoreReview(rec)
-	if err := update(r); err != nil {
-		return nil, err
-	}
-	m.stored[id] = r.Record()
-	return r, nil
+	return out, err
 }
 
-func (m *memReviews) DeleteReview(_ context.Context, id string, remove func(*rating.Review) error) error {
+func (m *memReviews) DeleteReview(ctx context.Context, id string, remove func(*rating.Review) error) error {
 	m.calls = append(m.calls, "DeleteReview")
-	rec, ok := m.stored[id]
-	if !ok {
-		return failure.NotFound("review %s not found", id)
-	}
-	r := rating.RestoreReview(rec)
-	if err := remove(r); err != nil {
+	var reason rating.RemoveReason
+	err := m.MemoryReviewStore.DeleteReview(ctx, id, func(r *rating.Review) error {
+		err := remove(r)
+		reason, _ = r.Removed()
 		return err
+	})
+	if err == nil {
+		delete(m.stored, id)
+		m.removed[id] = reason
 	}
-	reason, gone := r.Removed()
-	if !gone {
-		return errors.New("remove did not remove the review")
-	}
-	delete(m.stored, id)
-	m.removed[id] = reason
-	return nil
+	return err
 }
 
-func (m *memReviews) ListReviews(_ context.Context, q rating.ListReviewsQuery) (rating.ReviewPage, error) {
+func (m *memReviews) ListReviews(ctx context.Context, q rating.ListReviewsQuery) (rating.ReviewPage, error) {
 	m.calls = append(m.calls, "ListReviews")
 	m.lists = append(m.lists, q)
-	return rating.ReviewPage{}, nil
+	return m.MemoryReviewStore.ListReviews(ctx, q)
 }
 
-func (m *memReviews) Summary(_ context.Context, bookID string) (rating.Summary, error) {
+func (m *memReviews) Summary(ctx context.Context, bookID string) (rating.Summary, error) {
 	m.calls = append(m.calls, "Summary")
-	s := rating.Summary{BookID: bookID}
-	for _, r := range m.stored {
-		if r.BookID == bookID {
-			s.Histogram[r.Stars-1]++
-		}
-	}
-	return s, nil
+	return m.MemoryReviewStore.Summary(ctx, bookID)
 }
 
 // books is a rating.BookChecker over a set of live book ids.
@@ -156,7 +143,7 @@ func TestCreateReview(t *testing.T) {
 				t.Fatal(err)
 			}
 			rec := r.Record()
-			if rec.UserID != tc.caller.Subject || rec.BookID != tc.book || rec.Stars != tc.stars || !rating.IsID(rec.ID) {
+			if rec.UserID != tc.caller.Subject || rec.BookID != tc.book || rec.Stars != tc.stars || !coreid.Valid(rec.ID) {
 				t.Fatalf("record %+v", rec)
 			}
 			if rec.CreateTime.Nanosecond()%1000 != 0 {
@@ -178,7 +165,7 @@ func TestCreateReviewOncePerUserAndBook(t *testing.T) {
 
 func TestUpdateReview(t *testing.T) {
 	ctx := context.Background()
-	missing := rating.NewID()
+	missing := coreid.New()
 	tests := []struct {
 		name   string
 		caller identity.Principal

@@ -1,0 +1,332 @@
+package flows
+
+import (
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bookworm-store/bookworm/internal/adapters/events"
+	"github.com/bookworm-store/bookworm/internal/adapters/postgres/catalogstore"
+	"github.com/bookworm-store/bookworm/internal/core/rating"
+	ratingv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/rating/v1"
+)
+
+// deliver hands each message to the consumer of its type, as the broker
+// would.
+func (f *ratingFixture) deliver(msgs ...events.Message) {
+	f.t.Helper()
+	for _, m := range msgs {
+		h := f.ratings.Handle
+		if m.Type == events.TypeOf(&ratingv1.ReviewRejected{}) {
+			h = f.rejects.Handle
+		}
+		if err := h(f.ctx, m); err != nil {
+			f.t.Fatalf("handling %s %s: %v", m.Type, m.ID, err)
+		}
+	}
+}
+
+// settle delivers every pending event, and the events those cause, until
+// none is left.
+func (f *ratingFixture) settle() {
+	f.t.Helper()
+	for range 10 {
+		evs := f.events()
+		if len(evs) == 0 {
+			return
+		}
+		f.deliver(evs...)
+	}
+	f.t.Fatal("events keep coming")
+}
+
+// bookRating reads a book's rating columns from the table.
+func (f *ratingFixture) bookRating(id string) (sum int64, count int32) {
+	f.t.Helper()
+	if err := f.pool.QueryRow(f.ctx, `SELECT rating_sum, rating_count FROM catalog.books WHERE id = $1`, id).Scan(&sum, &count); err != nil {
+		f.t.Fatal(err)
+	}
+	return sum, count
+}
+
+// agree checks that the catalog's figures of a book equal the rating
+// context's summary exactly, average included, and returns the count.
+func (f *ratingFixture) agree(bookID string) int64 {
+	f.t.Helper()
+	s := f.summary(bookID)
+	sum, count := f.bookRating(bookID)
+	if sum != s.Sum() || int64(count) != s.Count() {
+		f.t.Fatalf("book %s: catalog sum %d count %d, rating context sum %d count %d", bookID, sum, count, s.Sum(), s.Count())
+	}
+	if avg := f.get(bookID).RatingAverage(); avg != s.Average() {
+		f.t.Fatalf("book %s: catalog average %v, rating context %v", bookID, avg, s.Average())
+	}
+	return s.Count()
+}
+
+func TestCatalogRatingsFollowReviews(t *testing.T) {
+	f := newRatingFixture(t)
+	b1, b2 := f.book(), f.book()
+	var mine []*rating.Review
+	for i := range 12 {
+		mine = append(mine, f.review(user(i), b1, int32(1+i%5)))
+		f.review(user(i), b2, int32(5-i%5))
+	}
+	f.settle()
+	if n := f.agree(b1); n != 12 {
+		t.Fatalf("count %d", n)
+	}
+	f.agree(b2)
+
+	for i, r := range mine[:6] {
+		if i%2 == 0 {
+			if _, err := f.svc.UpdateReview(f.ctx, user(i), r.ID(), "", rating.ReviewFields{Stars: 1, Body: "changed"}, []string{"stars", "body"}); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := f.svc.DeleteReview(f.ctx, user(i), r.ID()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.settle()
+	if n := f.agree(b1); n != 9 {
+		t.Fatalf("count %d after 3 deletes", n)
+	}
+	f.agree(b2)
+	for _, r := range mine[6:] {
+		if err := f.svc.DeleteReview(f.ctx, moderator, r.ID()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.settle()
+	if n := f.agree(b1); n != 3 {
+		t.Fatalf("count %d", n)
+	}
+}
+
+// TestCatalogRatingsCountEachEventOnce delivers every event twice: once
+// more after its commit (a consumer that crashed before its ack, or a
+// publish whose confirm was lost) and once concurrently with itself.
+func TestCatalogRatingsCountEachEventOnce(t *testing.T) {
+	f := newRatingFixture(t)
+	bookID := f.book()
+	for i := range 8 {
+		f.review(user(i), bookID, int32(1+i%5))
+	}
+	evs := f.events()
+	f.deliver(evs...)
+	before := f.agree(bookID)
+	f.deliver(evs...) // redelivered after commit
+	if f.agree(bookID) != before {
+		t.Fatal("redelivery changed the count")
+	}
+
+	r := f.review(user(100), bookID, 5)
+	if _, err := f.svc.UpdateReview(f.ctx, user(100), r.ID(), "", rating.ReviewFields{Stars: 2}, []string{"stars"}); err != nil {
+		t.Fatal(err)
+	}
+	evs = f.events()
+	var wg sync.WaitGroup
+	for _, m := range evs {
+		for range 3 {
+			wg.Go(func() {
+				if err := f.ratings.Handle(f.ctx, m); err != nil {
+					t.Errorf("handle %s: %v", m.ID, err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if n := f.agree(bookID); n != 9 {
+		t.Fatalf("count %d, want 9", n)
+	}
+	var inbox int
+	if err := f.pool.QueryRow(f.ctx, `SELECT count(*) FROM events.inbox WHERE consumer = $1`, catalogstore.CatalogRatingsConsumer).Scan(&inbox); err != nil {
+		t.Fatal(err)
+	}
+	if inbox != 10 {
+		t.Fatalf("%d inbox rows, want one per event (10)", inbox)
+	}
+}
+
+// TestCatalogRatingsInAnyOrder delivers a history of creates, updates and
+// deletes shuffled, with duplicates.
+func TestCatalogRatingsInAnyOrder(t *testing.T) {
+	f := newRatingFixture(t)
+	bookID := f.book()
+	rng := rand.New(rand.NewPCG(7, 11))
+	var evs []events.Message
+	for i := range 15 {
+		r := f.review(user(i), bookID, int32(1+rng.IntN(5)))
+		for range rng.IntN(3) {
+			if _, err := f.svc.UpdateReview(f.ctx, user(i), r.ID(), "", rating.ReviewFields{Stars: int32(1 + rng.IntN(5))}, []string{"stars"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if rng.IntN(3) == 0 {
+			if err := f.svc.DeleteReview(f.ctx, user(i), r.ID()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	evs = f.events()
+	for _, m := range slices.Clone(evs) {
+		if rng.IntN(2) == 0 {
+			evs = append(evs, m)
+		}
+	}
+	rng.Shuffle(len(evs), func(i, j int) { evs[i], evs[j] = evs[j], evs[i] })
+	f.deliver(evs...)
+	f.agree(bookID)
+}
+
+// TestCatalogRatingsFailedEventCommitsNothing: an event that cannot be read
+// fails (the broker retries it, then dead-letters it) and leaves no inbox
+// row, so a good copy of the same id is still applied.
+func TestCatalogRatingsFailedEventCommitsNothing(t *testing.T) {
+	f := newRatingFixture(t)
+	bookID := f.book()
+	f.review(user(1), bookID, 4)
+	evs := f.events()
+	bad := evs[0]
+	bad.Data = []byte{0xff, 0xff, 0xff}
+	if err := f.ratings.Handle(f.ctx, bad); err == nil {
+		t.Fatal("a malformed event was accepted")
+	}
+	wrongType := evs[0]
+	wrongType.Type = events.TypeOf(&ratingv1.ReviewRejected{})
+	if err := f.ratings.Handle(f.ctx, wrongType); err == nil {
+		t.Fatal("an event of another type was accepted")
+	}
+	if sum, count := f.bookRating(bookID); sum != 0 || count != 0 {
+		t.Fatalf("failed events counted: %d %d", sum, count)
+	}
+	f.deliver(evs...)
+	if n := f.agree(bookID); n != 1 {
+		t.Fatalf("count %d", n)
+	}
+}
+
+// TestCatalogRatingsNotifyTheCache: a change of a book's rating is
+// announced on the cache channel when it commits.
+func TestCatalogRatingsNotifyTheCache(t *testing.T) {
+	f := newRatingFixture(t)
+	bookID := f.book()
+	f.review(user(1), bookID, 4)
+	conn, err := f.pool.Acquire(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(f.ctx, "LISTEN "+pgx.Identifier{catalogstore.CatalogChannel}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	f.settle()
+	for {
+		n, err := conn.Conn().WaitForNotification(f.ctx)
+		if err != nil {
+			t.Fatalf("no notification for the rated book: %v", err)
+		}
+		if n.Channel == catalogstore.CatalogChannel && n.Payload == bookID {
+			break
+		}
+	}
+	if _, err := conn.Exec(f.ctx, "UNLISTEN *"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReviewOfADeletedBookIsCompensated: a review whose event reaches the
+// catalog after its book was deleted is not counted; the catalog rejects it,
+// the rating context removes it, and the removal (reason rejected) changes
+// nothing in the catalog. Reviews counted before the deletion stay counted
+// on both sides.
+func TestReviewOfADeletedBookIsCompensated(t *testing.T) {
+	f := newRatingFixture(t)
+	bookID := f.book()
+	counted := f.review(user(1), bookID, 5)
+	f.settle()
+	late := f.review(user(2), bookID, 1)
+	lateEvents := f.events()
+	if err := f.books.DeleteBook(f.ctx, bookID, f.now()); err != nil {
+		t.Fatal(err)
+	}
+	f.deliver(lateEvents...)
+	if sum, count := f.bookRating(bookID); sum != 5 || count != 1 {
+		t.Fatalf("after the late review: sum %d count %d, want 5 1", sum, count)
+	}
+
+	rejected := f.events()
+	if len(rejected) != 1 || rejected[0].Source != catalogstore.CatalogSource {
+		t.Fatalf("events after the late review: %+v", rejected)
+	}
+	rej := decode(t, rejected[0], &ratingv1.ReviewRejected{})
+	if rej.GetReviewId() != late.ID() || rej.GetBookId() != bookID || rej.GetVersion() != 1 ||
+		rej.GetReason() != ratingv1.ReviewRejected_REASON_BOOK_DELETED {
+		t.Fatalf("ReviewRejected %v", rej)
+	}
+	f.deliver(rejected...)
+	f.deliver(rejected...) // twice: the review is removed once
+	removal := f.events()
+	if len(removal) != 1 {
+		t.Fatalf("%d events after the rejection, want one ReviewDeleted", len(removal))
+	}
+	del := decode(t, removal[0], &ratingv1.ReviewDeleted{})
+	if del.GetReviewId() != late.ID() || del.GetReason() != ratingv1.ReviewDeleted_REASON_REJECTED || del.GetVersion() != 2 ||
+		del.GetOldStars() != 1 {
+		t.Fatalf("ReviewDeleted %v", del)
+	}
+	if _, err := f.svc.UpdateReview(f.ctx, user(2), late.ID(), "", rating.ReviewFields{Stars: 2}, []string{"stars"}); err == nil {
+		t.Fatal("the rejected review is still there")
+	}
+	f.deliver(removal...)
+	if n := f.agree(bookID); n != 1 {
+		t.Fatalf("count %d, want the one review counted before the deletion", n)
+	}
+	if f.events() != nil {
+		t.Fatal("the removal of a rejected review caused more events")
+	}
+
+	// The review counted before the deletion can still change and go, on
+	// both sides.
+	if _, err := f.svc.UpdateReview(f.ctx, user(1), counted.ID(), "", rating.ReviewFields{Stars: 3}, []string{"stars"}); err != nil {
+		t.Fatal(err)
+	}
+	f.settle()
+	f.agree(bookID)
+	if err := f.svc.DeleteReview(f.ctx, user(1), counted.ID()); err != nil {
+		t.Fatal(err)
+	}
+	f.settle()
+	if n := f.agree(bookID); n != 0 {
+		t.Fatalf("count %d", n)
+	}
+}
+
+// TestReviewRaceWithBookDeletion races reviews against the deletion of
+// their book: whatever interleaving happens, once events settle the
+// catalog and the rating context agree.
+func TestReviewRaceWithBookDeletion(t *testing.T) {
+	f := newRatingFixture(t)
+	bookID := f.book()
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			_, _ = f.svc.CreateReview(f.ctx, user(i), bookID, rating.ReviewFields{Stars: int32(1 + i%5)})
+		})
+		if i == 10 {
+			wg.Go(func() {
+				time.Sleep(time.Millisecond)
+				if err := f.books.DeleteBook(f.ctx, bookID, f.now()); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	f.settle()
+	f.agree(bookID)
+}

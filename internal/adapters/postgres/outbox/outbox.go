@@ -1,0 +1,99 @@
+// Package outbox is BookWorm's event plumbing on PostgreSQL, shared by every
+// context: the transactional outbox (Enqueue, in the transaction of the
+// change an event announces), the relay that publishes it through any
+// events.Publisher (Relay, the outbox's forwarder), and the inbox that makes
+// every consumer apply each event once (HandleOnce, Handler). Its tables
+// live in the schema events (events.outbox, events.inbox), created by its
+// own migrations (Migrations).
+//
+// It depends on the broker-neutral events package only: RabbitMQ (or any
+// other broker) is plugged in by the composition root.
+package outbox
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/bookworm-store/bookworm/internal/adapters/events"
+	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
+)
+
+// Channel is the LISTEN/NOTIFY channel on which Enqueue wakes the
+// relay. The notification goes out when, and only if, the transaction that
+// wrote the events commits.
+const Channel = "bookworm_outbox"
+
+// enqueueSQL inserts the events and notifies the relay in one round trip (a
+// data-modifying CTE runs even when nothing reads it).
+const enqueueSQL = `WITH ins AS (
+	INSERT INTO events.outbox (event_id, type, source, occur_time, traceparent, tracestate, data)
+	SELECT e.id, e.type, $3, $4, $5, $6, e.data
+	  FROM unnest($1::uuid[], $2::text[], $7::bytea[]) WITH ORDINALITY AS e (id, type, data, ord)
+	 ORDER BY e.ord
+)
+SELECT pg_notify('` + Channel + `', '')`
+
+// Enqueue writes events to the transactional outbox inside tx: each event's
+// row is committed or rolled back with the state change that caused it, and
+// the relay publishes it to the broker after the commit. Each event gets a
+// new UUIDv7 as its id (ce-id); its type (ce-type) is the message's protobuf
+// full name, its source (ce-source) is source, for example
+// "/bookworm/catalog", its time (ce-time) is now in UTC, its trace context
+// is the span context of ctx (W3C traceparent and tracestate, empty when
+// there is none), and its data is the binary protobuf encoding. Enqueue also
+// notifies the relay (pg_notify on Channel), which Postgres delivers
+// once per transaction at commit however many times it is called.
+func Enqueue(ctx context.Context, tx pgx.Tx, source string, msgs ...proto.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	if source == "" {
+		return errors.New("outbox: empty event source")
+	}
+	ids := make([]string, len(msgs))
+	types := make([]string, len(msgs))
+	data := make([][]byte, len(msgs))
+	for i, e := range msgs {
+		if e == nil {
+			return errors.New("outbox: nil event")
+		}
+		id, err := uuid.NewV7()
+		if err != nil {
+			return fmt.Errorf("outbox: event id: %w", err)
+		}
+		ids[i] = id.String()
+		types[i] = string(e.ProtoReflect().Descriptor().FullName())
+		if data[i], err = proto.Marshal(e); err != nil {
+			return fmt.Errorf("outbox: marshal %s: %w", types[i], err)
+		}
+	}
+	traceparent, tracestate := events.TraceContext(ctx)
+	if _, err := tx.Exec(ctx, enqueueSQL, ids, types, source, time.Now().UTC(), traceparent, tracestate, data); err != nil {
+		return fmt.Errorf("outbox: enqueue %s: %w", strings.Join(types, ", "), err)
+	}
+	return nil
+}
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations create and migrate the schema events: the outbox and the inbox.
+// Every server runs them, whatever contexts it serves.
+var Migrations = postgres.Migrations{Schema: "events", FS: mustSub(migrationFiles, "migrations")}
+
+func mustSub(fsys fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(fsys, dir)
+	if err != nil {
+		panic(err) // the directory is embedded above
+	}
+	return sub
+}
