@@ -52,11 +52,20 @@ func decodeCursor(token string, query uint64) (c cursor, ok bool, err error) {
 	if err != nil {
 		return cursor{}, false, errPageToken
 	}
-	if err := json.Unmarshal(b, &c); err != nil || c.Query != query || !catalog.IsID(c.ID) {
+	// A forged token must fail here, not in Postgres: text with NUL cannot
+	// be a parameter, and sort keys beyond maxCursorKey are no price (money
+	// stops at 2^53 minor units) and no time Postgres can hold.
+	if err := json.Unmarshal(b, &c); err != nil || c.Query != query || !catalog.IsID(c.ID) ||
+		strings.IndexByte(c.Text, 0) >= 0 || c.Int > maxCursorKey || c.Int < -maxCursorKey {
 		return cursor{}, false, errPageToken
 	}
 	return c, true, nil
 }
+
+// maxCursorKey bounds the integer sort keys of a token: 2^53, the largest
+// amount of money in minor units, and about 285 years of microseconds on
+// either side of 1970, well inside the range of a Postgres timestamp.
+const maxCursorKey = 1 << 53
 
 // fingerprint hashes the parts of a query that a token is bound to.
 type fingerprint struct{ b strings.Builder }

@@ -260,7 +260,7 @@ func decodeReviewCursor(token string, query uint64) (c reviewCursor, ok bool, er
 		return reviewCursor{}, false, errPageToken
 	}
 	if err := json.Unmarshal(b, &c); err != nil || c.Query != query || !rating.IsID(c.ID) ||
-		c.Stars < 0 || c.Stars > rating.MaxStars {
+		c.Stars < 0 || c.Stars > rating.MaxStars || c.Time > maxCursorKey || c.Time < -maxCursorKey {
 		return reviewCursor{}, false, errPageToken
 	}
 	return c, true, nil
