@@ -336,3 +336,48 @@ func (g *generator) hostileString() string {
 		return pick(g, hostileStrings)
 	}
 }
+
+// leaf is one scalar slot of a message: a field, or an item of a list.
+type leaf struct {
+	m     protoreflect.Message
+	fd    protoreflect.FieldDescriptor
+	index int // in the list; -1 for a singular field
+}
+
+// mutateOne makes one scalar of a plausible message hostile, so that the
+// hostile value gets past every other check into the handlers.
+func (g *generator) mutateOne(m protoreflect.Message) {
+	var leaves []leaf
+	var walk func(m protoreflect.Message)
+	walk = func(m protoreflect.Message) {
+		m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+			switch {
+			case fd.IsMap():
+			case fd.IsList() && fd.Kind() == protoreflect.MessageKind:
+				for i := range v.List().Len() {
+					walk(v.List().Get(i).Message())
+				}
+			case fd.IsList():
+				for i := range v.List().Len() {
+					leaves = append(leaves, leaf{m, fd, i})
+				}
+			case fd.Kind() == protoreflect.MessageKind:
+				walk(v.Message())
+			default:
+				leaves = append(leaves, leaf{m, fd, -1})
+			}
+			return true
+		})
+	}
+	walk(m)
+	if len(leaves) == 0 {
+		return
+	}
+	l := pick(g, leaves)
+	v := g.scalar(l.fd, 1)
+	if l.index >= 0 {
+		l.m.Mutable(l.fd).List().Set(l.index, v)
+		return
+	}
+	l.m.Set(l.fd, v)
+}

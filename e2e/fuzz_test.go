@@ -136,7 +136,9 @@ func TestFuzzEveryRPC(t *testing.T) {
 		t.Errorf("the warm-up created nothing: the fuzzer cannot reach past validation")
 	}
 
-	hostility := []float64{0, 0.1, 0.3, 0.6}
+	// Plausible, plausible but for one hostile value (-1), then more and
+	// more hostile values everywhere.
+	hostility := []float64{0, -1, -1, 0.1, 0.3, 0.6}
 	for _, m := range methods {
 		for _, w := range fuzzWires {
 			for _, c := range callers {
@@ -166,7 +168,10 @@ func TestFuzzEveryRPC(t *testing.T) {
 
 // structured sends one generated message of m's input type.
 func (r *fuzzRun) structured(m protoreflect.MethodDescriptor, w wire, c fuzzCaller, hostility float64) {
-	msg := r.g.message(m.Input(), hostility, 0)
+	msg := r.g.message(m.Input(), max(hostility, 0), 0)
+	if hostility < 0 {
+		r.g.mutateOne(msg)
+	}
 	var body []byte
 	var err error
 	if w.json() {
