@@ -30,7 +30,7 @@ import (
 // or BOOKWORM_FUZZ_ITERATIONS / BOOKWORM_FUZZ_SEED in the environment.
 var (
 	fuzzIterations = flag.Int("bookworm.fuzz.n", 0,
-		"random requests per method, protocol and caller in TestFuzzEveryRPC (default: BOOKWORM_FUZZ_ITERATIONS, else 24)")
+		"random requests per method, protocol and caller in TestFuzzEveryRPC (default: BOOKWORM_FUZZ_ITERATIONS, else 48)")
 	fuzzSeed = flag.Uint64("bookworm.fuzz.seed", 0,
 		"seed of TestFuzzEveryRPC (default: BOOKWORM_FUZZ_SEED, else a fixed seed, so CI runs are repeatable)")
 )
@@ -40,7 +40,7 @@ const defaultFuzzSeed = 20261201
 
 func fuzzSettings(t *testing.T) (n int, seed uint64) {
 	t.Helper()
-	n, seed = 24, defaultFuzzSeed
+	n, seed = 48, defaultFuzzSeed
 	if v := os.Getenv("BOOKWORM_FUZZ_ITERATIONS"); v != "" {
 		x, err := strconv.Atoi(v)
 		if err != nil || x < 0 {
@@ -139,13 +139,19 @@ func TestFuzzEveryRPC(t *testing.T) {
 	// Plausible, plausible but for one hostile value (-1), then more and
 	// more hostile values everywhere.
 	hostility := []float64{0, -1, -1, 0.1, 0.3, 0.6}
-	for _, m := range methods {
-		for _, w := range fuzzWires {
-			for _, c := range callers {
-				for i := range n {
+	// Round by round over every method, so that creates and deletes
+	// interleave and later requests still find objects to name.
+	for i := range n {
+		for _, m := range methods {
+			for _, w := range fuzzWires {
+				for _, c := range callers {
 					run.structured(m, w, c, hostility[i%len(hostility)])
 				}
 			}
+		}
+	}
+	for _, m := range methods {
+		for _, w := range fuzzWires {
 			run.hostileBodies(m, w, admin)
 			run.hostileBodies(m, w, callers[0])
 		}
@@ -246,6 +252,9 @@ func (r *fuzzRun) send(m protoreflect.MethodDescriptor, w wire, c fuzzCaller, ki
 		code = "HUNG"
 	case out.code != 0:
 		code = out.code.String()
+	}
+	if raw && w == wireGRPC {
+		code = "broken frame: " + code
 	}
 	r.codes[name][code]++
 	bad := out.hung || badCode(out.code)
