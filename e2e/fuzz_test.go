@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"sort"
@@ -19,6 +20,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 )
 
@@ -240,8 +242,15 @@ func jsonSafeMasks(m protoreflect.Message) {
 
 // send sends and records one request.
 func (r *fuzzRun) send(m protoreflect.MethodDescriptor, w wire, c fuzzCaller, kind string, body []byte, raw bool) outcome {
-	r.requests++
 	out := send(r.clients[w], r.s.baseURL, w, m, c.token, body, raw)
+	r.record(m, w, c, kind, body, out, raw && w == wireGRPC)
+	return out
+}
+
+// record counts an answer and remembers it when it is a bad one. Broken
+// gRPC frames are judged apart (see below).
+func (r *fuzzRun) record(m protoreflect.MethodDescriptor, w wire, c fuzzCaller, kind string, body []byte, out outcome, brokenFrame bool) {
+	r.requests++
 	name := string(m.Name())
 	if r.codes[name] == nil {
 		r.codes[name] = map[string]int{}
@@ -253,12 +262,18 @@ func (r *fuzzRun) send(m protoreflect.MethodDescriptor, w wire, c fuzzCaller, ki
 	case out.code != 0:
 		code = out.code.String()
 	}
-	if raw && w == wireGRPC {
+	if brokenFrame {
 		code = "broken frame: " + code
 	}
 	r.codes[name][code]++
 	bad := out.hung || badCode(out.code)
-	if raw && w == wireGRPC {
+	if w == "connect-get" && (strings.HasPrefix(out.detail, "HTTP 415 ") || strings.HasPrefix(out.detail, "HTTP 501 unimplemented: unknown compression")) {
+		// Codec and compression negotiation: the Connect specification
+		// prescribes 415 for an encoding the server does not speak and
+		// unimplemented for an unknown compression.
+		bad = false
+	}
+	if brokenFrame {
 		// A broken gRPC frame never reaches BookWorm's code: the protocol
 		// library answers it with the codes the gRPC specification
 		// (doc/statuscodes.md) prescribes, Internal for malformed framing
@@ -273,7 +288,6 @@ func (r *fuzzRun) send(m protoreflect.MethodDescriptor, w wire, c fuzzCaller, ki
 			r.failures[key] = shorten(body)
 		}
 	}
-	return out
 }
 
 func firstLine(s string) string {
@@ -393,6 +407,9 @@ func (r *fuzzRun) hostileBodies(m protoreflect.MethodDescriptor, w wire, c fuzzC
 	for _, k := range names {
 		r.send(m, w, c, k, bodies[k], false)
 	}
+	if w == wireConnectJSON && m.Options().(*descriptorpb.MethodOptions).GetIdempotencyLevel() == descriptorpb.MethodOptions_NO_SIDE_EFFECTS {
+		r.hostileGets(m, c, bodies, enc)
+	}
 	if w == wireGRPC {
 		frames := map[string][]byte{
 			"no frame":                       {},
@@ -412,6 +429,32 @@ func (r *fuzzRun) hostileBodies(m protoreflect.MethodDescriptor, w wire, c fuzzC
 		for _, k := range names {
 			r.send(m, w, c, k, frames[k], true)
 		}
+	}
+}
+
+// hostileGets sends a read's hostile bodies in the query string of a
+// Connect GET, and query strings that are themselves broken.
+func (r *fuzzRun) hostileGets(m protoreflect.MethodDescriptor, c fuzzCaller, bodies map[string][]byte, valid []byte) {
+	queries := map[string]url.Values{
+		"GET without a message":   {"encoding": {"json"}},
+		"GET without an encoding": {"message": {string(valid)}},
+		"GET bad base64":          {"encoding": {"proto"}, "base64": {"1"}, "message": {"%%%"}},
+		"GET binary as text":      {"encoding": {"proto"}, "message": {"\xff\x00"}},
+		"GET compression unknown": {"encoding": {"json"}, "compression": {"zz"}, "message": {string(valid)}},
+		"GET invalid UTF-8":       {"encoding": {"json"}, "message": {"{\"x\":\"\xff\"}"}},
+	}
+	for k, b := range bodies {
+		if len(b) < 64<<10 { // a URL carries small messages only
+			queries["GET "+k] = url.Values{"encoding": {"json"}, "message": {string(b)}}
+		}
+	}
+	names := make([]string, 0, len(queries))
+	for k := range queries {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		r.record(m, "connect-get", c, k, []byte(queries[k].Encode()), sendGet(r.clients[wireConnectJSON], r.s.baseURL, m, c.token, queries[k]), false)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -243,4 +244,30 @@ func shorten(b []byte) string {
 		s = s[:300] + fmt.Sprintf("... (%d bytes)", len(b))
 	}
 	return strings.TrimSpace(s)
+}
+
+// sendGet calls a side-effect-free method with the Connect protocol's GET
+// form: the message in the query string (JSON, or base64 binary).
+func sendGet(client *http.Client, baseURL string, m protoreflect.MethodDescriptor, tok string, query url.Values) outcome {
+	ctx, cancel := context.WithTimeout(context.Background(), fuzzCallTimeout+5*time.Second)
+	defer cancel()
+	u := baseURL + "/" + string(m.Parent().FullName()) + "/" + string(m.Name()) + "?" + query.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return outcome{code: connect.CodeUnknown, detail: err.Error()}
+	}
+	req.Header.Set("Connect-Timeout-Ms", strconv.Itoa(int(fuzzCallTimeout/time.Millisecond)))
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return transportFailure(ctx, err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		return transportFailure(ctx, err)
+	}
+	return connectUnaryOutcome(res, body)
 }

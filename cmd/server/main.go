@@ -135,7 +135,7 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 	}
 
 	srv := &http.Server{
-		Handler:           auth.CORS(routes.Handler(cfg.MaxRequestBytes), cfg.Auth.CORSOrigins),
+		Handler:           auth.CORS(rpc.GuardGetQueries(routes.Handler(cfg.MaxRequestBytes)), cfg.Auth.CORSOrigins),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
