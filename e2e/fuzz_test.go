@@ -242,9 +242,42 @@ func jsonSafeMasks(m protoreflect.Message) {
 
 // send sends and records one request.
 func (r *fuzzRun) send(m protoreflect.MethodDescriptor, w wire, c fuzzCaller, kind string, body []byte, raw bool) outcome {
-	out := send(r.clients[w], r.s.baseURL, w, m, c.token, body, raw)
+	out := send(r.clients[w], r.s.baseURL, w, m, c.token, body, raw, nil)
 	r.record(m, w, c, kind, body, out, raw && w == wireGRPC)
 	return out
+}
+
+// hostileHeaders sends a valid message with protocol headers a client
+// library would never write: broken timeouts, compression that is not.
+func (r *fuzzRun) hostileHeaders(m protoreflect.MethodDescriptor, w wire, c fuzzCaller, enc []byte) {
+	cases := map[string]http.Header{
+		"timeout not a number":  {"Connect-Timeout-Ms": {"soon"}, "Grpc-Timeout": {"soon"}},
+		"timeout of 11 digits":  {"Connect-Timeout-Ms": {"99999999999"}, "Grpc-Timeout": {"999999999S"}},
+		"negative timeout":      {"Connect-Timeout-Ms": {"-1"}, "Grpc-Timeout": {"-1m"}},
+		"gzip that is not":      {"Content-Encoding": {"gzip"}, "Grpc-Encoding": {"gzip"}},
+		"two authorizations":    {"Authorization": {"Bearer a", "Bearer b"}},
+		"authorization garbage": {"Authorization": {"Bearer \xc3\xa9.\xff.~!@"}},
+		"authorization not JWT": {"Authorization": {"Basic dXNlcjpwYXNz"}},
+		"empty bearer":          {"Authorization": {"Bearer "}},
+		"protocol version 2":    {"Connect-Protocol-Version": {"2"}},
+		"huge accept-encoding":  {"Accept-Encoding": {strings.Repeat("gzip, ", 2000)}},
+	}
+	names := make([]string, 0, len(cases))
+	for k := range cases {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		body := enc
+		if k == "gzip that is not" && w == wireGRPC {
+			body = envelope(1, enc)
+			out := send(r.clients[w], r.s.baseURL, w, m, c.token, body, true, cases[k])
+			r.record(m, w, c, k, body, out, false)
+			continue
+		}
+		out := send(r.clients[w], r.s.baseURL, w, m, c.token, body, false, cases[k])
+		r.record(m, w, c, k, body, out, false)
+	}
 }
 
 // record counts an answer and remembers it when it is a bad one. Broken
@@ -407,6 +440,7 @@ func (r *fuzzRun) hostileBodies(m protoreflect.MethodDescriptor, w wire, c fuzzC
 	for _, k := range names {
 		r.send(m, w, c, k, bodies[k], false)
 	}
+	r.hostileHeaders(m, w, c, enc)
 	if w == wireConnectJSON && m.Options().(*descriptorpb.MethodOptions).GetIdempotencyLevel() == descriptorpb.MethodOptions_NO_SIDE_EFFECTS {
 		r.hostileGets(m, c, bodies, enc)
 	}

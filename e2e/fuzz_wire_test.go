@@ -51,7 +51,7 @@ type outcome struct {
 // send posts body (a message in w's encoding, unframed) to method m as the
 // caller with token (none when empty). raw, when set, is the whole HTTP
 // body as is (for broken gRPC frames and streaming envelopes).
-func send(client *http.Client, baseURL string, w wire, m protoreflect.MethodDescriptor, tok string, body []byte, raw bool) outcome {
+func send(client *http.Client, baseURL string, w wire, m protoreflect.MethodDescriptor, tok string, body []byte, raw bool, extra http.Header) outcome {
 	ctx, cancel := context.WithTimeout(context.Background(), fuzzCallTimeout+5*time.Second)
 	defer cancel()
 	url := baseURL + "/" + string(m.Parent().FullName()) + "/" + string(m.Name())
@@ -87,6 +87,9 @@ func send(client *http.Client, baseURL string, w wire, m protoreflect.MethodDesc
 	}
 	if tok != "" {
 		h.Set("Authorization", "Bearer "+tok)
+	}
+	for k, vs := range extra {
+		h[k] = vs
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
