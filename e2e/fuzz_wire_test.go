@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 
 	"connectrpc.com/connect"
@@ -273,4 +274,35 @@ func sendGet(client *http.Client, baseURL string, m protoreflect.MethodDescripto
 		return transportFailure(ctx, err)
 	}
 	return connectUnaryOutcome(res, body)
+}
+
+// TestFuzzWireReadsAnswers checks the harness's own protocol parsing on
+// answers the served RPCs do not produce yet (streams), so that a
+// streaming RPC added later is judged right.
+func TestFuzzWireReadsAnswers(t *testing.T) {
+	ok := &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Trailer: http.Header{}}
+	stream := append(envelope(0, []byte("msg")), envelope(2, []byte(`{"error":{"code":"invalid_argument","message":"no"}}`))...)
+	if out := connectStreamOutcome(ok, stream); out.code != connect.CodeInvalidArgument {
+		t.Errorf("stream ending in invalid_argument read as %v (%s)", out.code, out.detail)
+	}
+	if out := connectStreamOutcome(ok, envelope(2, []byte(`{}`))); out.code != 0 {
+		t.Errorf("stream ending well read as %v (%s)", out.code, out.detail)
+	}
+	if out := connectStreamOutcome(ok, envelope(0, []byte("msg"))); out.code != connect.CodeUnknown {
+		t.Errorf("stream without its end read as %v", out.code)
+	}
+	grpcOK := &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Trailer: http.Header{"Grpc-Status": {"3"}}}
+	if out := grpcOutcome(grpcOK, nil); out.code != connect.CodeInvalidArgument {
+		t.Errorf("grpc-status 3 read as %v", out.code)
+	}
+	trailersOnly := &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Grpc-Status": {"16"}}, Trailer: http.Header{}}
+	if out := grpcOutcome(trailersOnly, nil); out.code != connect.CodeUnauthenticated {
+		t.Errorf("trailers-only grpc-status 16 read as %v", out.code)
+	}
+	if out := connectUnaryOutcome(&http.Response{StatusCode: 400}, []byte(`{"code":"invalid_argument"}`)); out.code != connect.CodeInvalidArgument {
+		t.Errorf("Connect error read as %v", out.code)
+	}
+	if out := connectUnaryOutcome(&http.Response{StatusCode: 502}, []byte(`<html>`)); out.code != connect.CodeUnavailable {
+		t.Errorf("a proxy's 502 read as %v", out.code)
+	}
 }
