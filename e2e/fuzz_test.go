@@ -299,15 +299,20 @@ func (r *fuzzRun) record(m protoreflect.MethodDescriptor, w wire, c fuzzCaller, 
 	case out.code != 0:
 		code = out.code.String()
 	}
-	if brokenFrame {
+	// Codec and compression negotiation: the Connect specification
+	// prescribes HTTP 415 for an encoding the server does not speak (a GET
+	// without one) and unimplemented for an unknown compression.
+	negotiation := w == "connect-get" && (strings.HasPrefix(out.detail, "HTTP 415 ") ||
+		strings.HasPrefix(out.detail, "HTTP 501 unimplemented: unknown compression"))
+	switch {
+	case brokenFrame:
 		code = "broken frame: " + code
+	case negotiation:
+		code = "negotiation: " + code
 	}
 	r.codes[name][code]++
 	bad := out.hung || badCode(out.code)
-	if w == "connect-get" && (strings.HasPrefix(out.detail, "HTTP 415 ") || strings.HasPrefix(out.detail, "HTTP 501 unimplemented: unknown compression")) {
-		// Codec and compression negotiation: the Connect specification
-		// prescribes 415 for an encoding the server does not speak and
-		// unimplemented for an unknown compression.
+	if negotiation {
 		bad = false
 	}
 	if brokenFrame {
