@@ -52,6 +52,12 @@ func (f *Fingerprint) Sum() uint64 {
 	return h.Sum64()
 }
 
+// MaxTokenKey bounds the integer sort keys a page token may carry: 2^53,
+// the largest amount of money in minor units, and about 285 years of
+// microseconds on either side of 1970, well inside the range of a Postgres
+// timestamp. A forged key beyond it is refused before it reaches a query.
+const MaxTokenKey = 1 << 53
+
 // ErrPageToken is what a client sees for a page token that is not one of
 // its query.
 var ErrPageToken = failure.Invalid("page_token", "is not a page token of this query")

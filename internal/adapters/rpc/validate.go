@@ -13,9 +13,11 @@ import (
 )
 
 // NewValidationInterceptor returns an interceptor that checks every request
-// message against the protovalidate rules of the contract and refuses a
-// message that breaks one with InvalidArgument and a google.rpc.BadRequest
-// listing every violated field. Place it after the error interceptor.
+// message against the protovalidate rules of the contract, and every string
+// in it (nested messages, lists and maps included) for text no store can
+// keep, and refuses a message that breaks one with InvalidArgument and a
+// google.rpc.BadRequest listing every violated field. Place it after the
+// error interceptor.
 func NewValidationInterceptor() (connect.Interceptor, error) {
 	v, err := protovalidate.New()
 	if err != nil {
@@ -31,16 +33,17 @@ func (i validationInterceptor) check(msg any) error {
 	if !ok {
 		return nil
 	}
+	var vs failure.Violations
+	checkText(m.ProtoReflect(), "", &vs)
 	err := i.v.Validate(m)
 	if err == nil {
-		return nil
+		return vs.Err()
 	}
 	var ve *protovalidate.ValidationError
 	if !errors.As(err, &ve) {
 		// A rule that cannot be evaluated is a server bug, not a client one.
 		return fmt.Errorf("validating %s: %w", m.ProtoReflect().Descriptor().FullName(), err)
 	}
-	var vs failure.Violations
 	for _, x := range ve.Violations {
 		vs.Add(protovalidate.FieldPathString(x.Proto.GetField()), x.Proto.GetMessage())
 	}

@@ -45,7 +45,7 @@ func Price(b *Basket, books map[string]Book) (Priced, error) {
 		if ok {
 			pl.Title, pl.UnitPrice = book.Title, book.Price
 			pl.Available = !book.Deleted && book.InStock && book.Price.Currency() == b.currency
-			total, err := book.Price.Mul(int64(l.quantity))
+			total, err := book.Price.Times(int64(l.quantity))
 			if err != nil {
 				return Priced{}, failure.FailedPrecondition("the total of book %s is too large", l.bookID)
 			}

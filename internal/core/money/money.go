@@ -5,6 +5,7 @@ package money
 import (
 	"errors"
 	"fmt"
+	"math"
 )
 
 // Money is an amount in one currency. The zero value is "no amount".
@@ -42,6 +43,19 @@ func validCurrency(c string) bool {
 // ErrCurrency is returned for a currency code that is not three capital letters.
 var ErrCurrency = errors.New("currency code must be three capital letters (ISO 4217)")
 
+// Limit is the largest amount, in minor units, that BookWorm accepts or
+// computes: 2^53, so that every amount is exact as a float64 (JSON numbers,
+// JavaScript) and the sum of any two accepted amounts fits an int64 many
+// times over.
+const Limit = int64(1) << 53
+
+// ErrTooLarge is returned for an amount beyond ±Limit minor units, given or
+// computed (a price times a quantity, a sum).
+var ErrTooLarge = errors.New("amount is too large")
+
+// ErrCurrencyMismatch is returned when amounts of two currencies are combined.
+var ErrCurrencyMismatch = errors.New("amounts are in different currencies")
+
 // New returns minor minor units of currency.
 func New(currency string, minor int64) (Money, error) {
 	if !validCurrency(currency) {
@@ -77,13 +91,12 @@ func FromUnitsNanos(currency string, units int64, nanos int32) (Money, error) {
 	}
 	// The bound is on the minor units (2^53, exact as a float64); units are
 	// checked first only so that units*scale cannot overflow.
-	const limit = int64(1) << 53
-	if units > limit/scale || units < -limit/scale {
-		return Money{}, errors.New("amount is too large")
+	if units > Limit/scale || units < -Limit/scale {
+		return Money{}, ErrTooLarge
 	}
 	minor := units*scale + int64(nanos)/step
-	if minor > limit || minor < -limit {
-		return Money{}, errors.New("amount is too large")
+	if minor > Limit || minor < -Limit {
+		return Money{}, ErrTooLarge
 	}
 	return Money{currency: currency, minor: minor}, nil
 }
@@ -130,3 +143,53 @@ func (m Money) String() string {
 	}
 	return fmt.Sprintf("%s%d.%0*d %s", sign, v/uint64(scale), exp, v%uint64(scale), m.currency)
 }
+
+// Add returns m + o. It refuses amounts in different currencies and a sum
+// beyond ±Limit, so that adding up client-supplied amounts (line totals,
+// an order's total) can never overflow or lose precision. Adding to the
+// zero Money returns the other amount.
+func (m Money) Add(o Money) (Money, error) {
+	switch {
+	case m.IsZero():
+		return o, nil
+	case o.IsZero():
+		return m, nil
+	case m.currency != o.currency:
+		return Money{}, ErrCurrencyMismatch
+	}
+	// With both within ±Limit the sum cannot overflow an int64. (New, the
+	// constructor for trusted values, does not bound them.)
+	if !within(m.minor) || !within(o.minor) {
+		return Money{}, ErrTooLarge
+	}
+	sum := m.minor + o.minor
+	if !within(sum) {
+		return Money{}, ErrTooLarge
+	}
+	return Money{currency: m.currency, minor: sum}, nil
+}
+
+// Times returns m × n (a unit price times a quantity), refusing a product
+// beyond ±Limit instead of overflowing.
+func (m Money) Times(n int64) (Money, error) {
+	if m.IsZero() || n == 0 {
+		return Money{currency: m.currency}, nil
+	}
+	if !within(m.minor) || n == math.MinInt64 {
+		return Money{}, ErrTooLarge
+	}
+	// Divide instead of multiplying first: the product may not fit.
+	a, b := m.minor, n
+	if a < 0 {
+		a = -a
+	}
+	if b < 0 {
+		b = -b
+	}
+	if a > Limit/b {
+		return Money{}, ErrTooLarge
+	}
+	return Money{currency: m.currency, minor: m.minor * n}, nil
+}
+
+func within(minor int64) bool { return minor <= Limit && minor >= -Limit }

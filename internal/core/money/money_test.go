@@ -207,3 +207,79 @@ func TestString(t *testing.T) {
 		})
 	}
 }
+
+func TestAdd(t *testing.T) {
+	eur := func(minor int64) money.Money { return mustMoney(t, "EUR", minor) }
+	tests := []struct {
+		name    string
+		a, b    money.Money
+		want    money.Money
+		wantErr error
+	}{
+		{"cents", eur(1299), eur(1), eur(1300), nil},
+		{"negative", eur(-5), eur(3), eur(-2), nil},
+		{"zero Money plus an amount", money.Money{}, eur(7), eur(7), nil},
+		{"an amount plus the zero Money", eur(7), money.Money{}, eur(7), nil},
+		{"up to the limit", eur(limit - 1), eur(1), eur(limit), nil},
+		{"past the limit", eur(limit), eur(1), money.Money{}, money.ErrTooLarge},
+		{"past minus the limit", eur(-limit), eur(-1), money.Money{}, money.ErrTooLarge},
+		{"two currencies", eur(1), mustMoney(t, "USD", 1), money.Money{}, money.ErrCurrencyMismatch},
+		{"max int64 operands do not wrap", eur(math.MaxInt64), eur(math.MaxInt64), money.Money{}, money.ErrTooLarge},
+		{"min int64 operand", eur(math.MinInt64), eur(-1), money.Money{}, money.ErrTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.a.Add(tt.b)
+			if !errors.Is(err, tt.wantErr) || got != tt.want {
+				t.Fatalf("%v + %v = %v, %v; want %v, %v", tt.a, tt.b, got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestTimes(t *testing.T) {
+	eur := func(minor int64) money.Money { return mustMoney(t, "EUR", minor) }
+	tests := []struct {
+		name    string
+		m       money.Money
+		n       int64
+		want    money.Money
+		wantErr error
+	}{
+		{"a price times a quantity", eur(1299), 3, eur(3897), nil},
+		{"times zero", eur(1299), 0, eur(0), nil},
+		{"times minus one", eur(1299), -1, eur(-1299), nil},
+		{"exactly the limit", eur(limit / 4), 4, eur(limit), nil},
+		{"just past the limit", eur(limit/4 + 1), 4, money.Money{}, money.ErrTooLarge},
+		{"the largest price times the largest int32", eur(limit), math.MaxInt32, money.Money{}, money.ErrTooLarge},
+		{"a cent times max int64", eur(1), math.MaxInt64, money.Money{}, money.ErrTooLarge},
+		{"a cent times min int64", eur(1), math.MinInt64, money.Money{}, money.ErrTooLarge},
+		{"minus a cent times min int64 does not wrap", eur(-1), math.MinInt64, money.Money{}, money.ErrTooLarge},
+		{"an amount beyond the limit", eur(math.MaxInt64), 1, money.Money{}, money.ErrTooLarge},
+		{"min int64 amount", eur(math.MinInt64), -1, money.Money{}, money.ErrTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.m.Times(tt.n)
+			if !errors.Is(err, tt.wantErr) || got != tt.want {
+				t.Fatalf("%v × %d = %v, %v; want %v, %v", tt.m, tt.n, got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestFromUnitsNanosBoundIsLimit: the largest amount a client can send is
+// money.Limit, so the arithmetic above starts from bounded operands.
+func TestFromUnitsNanosBoundIsLimit(t *testing.T) {
+	for _, c := range []string{"JPY", "EUR", "KWD"} {
+		for _, units := range []int64{math.MaxInt64, math.MinInt64, money.Limit, -money.Limit, money.Limit + 1} {
+			m, err := money.FromUnitsNanos(c, units, 0)
+			if err == nil && (m.Minor() > money.Limit || m.Minor() < -money.Limit) {
+				t.Fatalf("FromUnitsNanos(%s, %d) = %d minor units, beyond the limit", c, units, m.Minor())
+			}
+			if err != nil && !errors.Is(err, money.ErrTooLarge) {
+				t.Fatalf("FromUnitsNanos(%s, %d): %v, want ErrTooLarge", c, units, err)
+			}
+		}
+	}
+}

@@ -35,7 +35,7 @@ func NewLine(bookID, title string, quantity int, unitPrice money.Money) (Line, e
 	case unitPrice.IsZero() || unitPrice.Minor() <= 0:
 		return Line{}, failure.FailedPrecondition("book %s has no price", bookID)
 	}
-	total, err := unitPrice.Mul(int64(quantity))
+	total, err := unitPrice.Times(int64(quantity))
 	if err != nil {
 		return Line{}, failure.FailedPrecondition("the total of book %s is too large", bookID)
 	}

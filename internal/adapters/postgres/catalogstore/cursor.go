@@ -3,6 +3,7 @@ package catalogstore
 import (
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
@@ -37,7 +38,11 @@ func decodeCursor(token string, query uint64) (c cursor, ok bool, err error) {
 	if token == "" {
 		return cursor{}, false, nil
 	}
-	if err := postgres.DecodeToken(token, &c); err != nil || c.Query != query || !coreid.Valid(c.ID) {
+	// A forged token must fail here, not in Postgres: text with NUL cannot
+	// be a parameter, and integer keys beyond postgres.MaxTokenKey are no
+	// price and no time Postgres can hold.
+	if err := postgres.DecodeToken(token, &c); err != nil || c.Query != query || !coreid.Valid(c.ID) ||
+		strings.IndexByte(c.Text, 0) >= 0 || c.Int > postgres.MaxTokenKey || c.Int < -postgres.MaxTokenKey {
 		return cursor{}, false, postgres.ErrPageToken
 	}
 	return c, true, nil

@@ -13,7 +13,9 @@ package pgtest
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -28,6 +30,7 @@ import (
 
 	"github.com/bookworm-store/bookworm/internal/adapters/events"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
+	"github.com/bookworm-store/bookworm/internal/core/failure"
 	"github.com/bookworm-store/bookworm/internal/testenv"
 )
 
@@ -268,3 +271,26 @@ func Outbox(t testing.TB, pool *pgxpool.Pool) []OutboxEvent {
 	}
 	return out
 }
+
+// CheckTokenRefusal fails t unless a page-token decoder either accepted
+// token (ok) or refused it as an invalid page_token, never with another
+// kind of error; the empty token is the first page.
+func CheckTokenRefusal(t *testing.T, token string, ok bool, err error) {
+	t.Helper()
+	if err == nil {
+		if !ok && token != "" {
+			t.Fatalf("%q: neither accepted nor refused", token)
+		}
+		return
+	}
+	if ok {
+		t.Fatalf("%q: accepted with error %v", token, err)
+	}
+	var ve *failure.ValidationError
+	if !errors.As(err, &ve) || len(ve.Violations) != 1 || ve.Violations[0].Field != "page_token" {
+		t.Fatalf("%q: refused with %v, want an invalid page_token", token, err)
+	}
+}
+
+// RawToken is base64url of s: a page token with any content a forger likes.
+func RawToken(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }

@@ -199,7 +199,7 @@ func decodeReviewCursor(token string, query uint64) (c reviewCursor, ok bool, er
 		return reviewCursor{}, false, nil
 	}
 	if err := postgres.DecodeToken(token, &c); err != nil || c.Query != query || !coreid.Valid(c.ID) ||
-		c.Stars < 0 || c.Stars > rating.MaxStars {
+		c.Stars < 0 || c.Stars > rating.MaxStars || c.Time > postgres.MaxTokenKey || c.Time < -postgres.MaxTokenKey {
 		return reviewCursor{}, false, postgres.ErrPageToken
 	}
 	return c, true, nil

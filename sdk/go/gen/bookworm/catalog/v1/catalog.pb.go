@@ -3413,11 +3413,12 @@ const file_bookworm_catalog_v1_catalog_proto_rawDesc = "" +
 	"\trelevance\x18\x02 \x01(\x01R\trelevance\"\x7f\n" +
 	"\x13SearchBooksResponse\x12@\n" +
 	"\aresults\x18\x01 \x03(\v2&.bookworm.catalog.v1.SearchBooksResultR\aresults\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xcb\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xe2\x02\n" +
 	"\x11UpdateBookRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12:\n" +
-	"\x04book\x18\x02 \x01(\v2\x1e.bookworm.catalog.v1.BookInputB\x06\xbaH\x03\xd8\x01\x03R\x04book\x12C\n" +
-	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
+	"\x04book\x18\x02 \x01(\v2\x1e.bookworm.catalog.v1.BookInputB\x06\xbaH\x03\xd8\x01\x03R\x04book\x12\xd9\x01\n" +
+	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\x9b\x01\xbaH\x97\x01\xba\x01\x90\x01\n" +
+	"\x13update_mask.bounded\x12<must name at most 10 fields, each at most 64 characters long\x1a;this.paths.size() <= 10 && this.paths.all(p, size(p) <= 64)\xc8\x01\x01R\n" +
 	"updateMask\x12\x1b\n" +
 	"\x04etag\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04etag\"C\n" +
 	"\x12UpdateBookResponse\x12-\n" +
@@ -3452,11 +3453,12 @@ const file_bookworm_catalog_v1_catalog_proto_rawDesc = "" +
 	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\"t\n" +
 	"\x13ListAuthorsResponse\x125\n" +
 	"\aauthors\x18\x01 \x03(\v2\x1b.bookworm.catalog.v1.AuthorR\aauthors\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xd3\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xe8\x02\n" +
 	"\x13UpdateAuthorRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12@\n" +
-	"\x06author\x18\x02 \x01(\v2 .bookworm.catalog.v1.AuthorInputB\x06\xbaH\x03\xd8\x01\x03R\x06author\x12C\n" +
-	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
+	"\x06author\x18\x02 \x01(\v2 .bookworm.catalog.v1.AuthorInputB\x06\xbaH\x03\xd8\x01\x03R\x06author\x12\xd7\x01\n" +
+	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\x99\x01\xbaH\x95\x01\xba\x01\x8e\x01\n" +
+	"\x13update_mask.bounded\x12;must name at most 2 fields, each at most 64 characters long\x1a:this.paths.size() <= 2 && this.paths.all(p, size(p) <= 64)\xc8\x01\x01R\n" +
 	"updateMask\x12\x1b\n" +
 	"\x04etag\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04etag\"K\n" +
 	"\x14UpdateAuthorResponse\x123\n" +
@@ -3492,11 +3494,12 @@ const file_bookworm_catalog_v1_catalog_proto_rawDesc = "" +
 	"\n" +
 	"categories\x18\x01 \x03(\v2\x1d.bookworm.catalog.v1.CategoryR\n" +
 	"categories\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xdb\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xf0\x02\n" +
 	"\x15UpdateCategoryRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12F\n" +
-	"\bcategory\x18\x02 \x01(\v2\".bookworm.catalog.v1.CategoryInputB\x06\xbaH\x03\xd8\x01\x03R\bcategory\x12C\n" +
-	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
+	"\bcategory\x18\x02 \x01(\v2\".bookworm.catalog.v1.CategoryInputB\x06\xbaH\x03\xd8\x01\x03R\bcategory\x12\xd7\x01\n" +
+	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\x99\x01\xbaH\x95\x01\xba\x01\x8e\x01\n" +
+	"\x13update_mask.bounded\x12;must name at most 2 fields, each at most 64 characters long\x1a:this.paths.size() <= 2 && this.paths.all(p, size(p) <= 64)\xc8\x01\x01R\n" +
 	"updateMask\x12\x1b\n" +
 	"\x04etag\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04etag\"S\n" +
 	"\x16UpdateCategoryResponse\x129\n" +
@@ -3531,11 +3534,12 @@ const file_bookworm_catalog_v1_catalog_proto_rawDesc = "" +
 	"\n" +
 	"publishers\x18\x01 \x03(\v2\x1e.bookworm.catalog.v1.PublisherR\n" +
 	"publishers\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xdf\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xf3\x02\n" +
 	"\x16UpdatePublisherRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12I\n" +
-	"\tpublisher\x18\x02 \x01(\v2#.bookworm.catalog.v1.PublisherInputB\x06\xbaH\x03\xd8\x01\x03R\tpublisher\x12C\n" +
-	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
+	"\tpublisher\x18\x02 \x01(\v2#.bookworm.catalog.v1.PublisherInputB\x06\xbaH\x03\xd8\x01\x03R\tpublisher\x12\xd6\x01\n" +
+	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\x98\x01\xbaH\x94\x01\xba\x01\x8d\x01\n" +
+	"\x13update_mask.bounded\x12:must name at most 1 field, each at most 64 characters long\x1a:this.paths.size() <= 1 && this.paths.all(p, size(p) <= 64)\xc8\x01\x01R\n" +
 	"updateMask\x12\x1b\n" +
 	"\x04etag\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04etag\"W\n" +
 	"\x17UpdatePublisherResponse\x12<\n" +

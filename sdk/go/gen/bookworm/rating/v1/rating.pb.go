@@ -912,11 +912,12 @@ const file_bookworm_rating_v1_rating_proto_rawDesc = "" +
 	"\abook_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x06bookId\x12?\n" +
 	"\x06review\x18\x02 \x01(\v2\x1f.bookworm.rating.v1.ReviewInputB\x06\xbaH\x03\xc8\x01\x01R\x06review\"J\n" +
 	"\x14CreateReviewResponse\x122\n" +
-	"\x06review\x18\x01 \x01(\v2\x1a.bookworm.rating.v1.ReviewR\x06review\"\xd2\x01\n" +
+	"\x06review\x18\x01 \x01(\v2\x1a.bookworm.rating.v1.ReviewR\x06review\"\xe7\x02\n" +
 	"\x13UpdateReviewRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12?\n" +
-	"\x06review\x18\x02 \x01(\v2\x1f.bookworm.rating.v1.ReviewInputB\x06\xbaH\x03\xd8\x01\x03R\x06review\x12C\n" +
-	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
+	"\x06review\x18\x02 \x01(\v2\x1f.bookworm.rating.v1.ReviewInputB\x06\xbaH\x03\xd8\x01\x03R\x06review\x12\xd7\x01\n" +
+	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\x99\x01\xbaH\x95\x01\xba\x01\x8e\x01\n" +
+	"\x13update_mask.bounded\x12;must name at most 3 fields, each at most 64 characters long\x1a:this.paths.size() <= 3 && this.paths.all(p, size(p) <= 64)\xc8\x01\x01R\n" +
 	"updateMask\x12\x1b\n" +
 	"\x04etag\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04etag\"J\n" +
 	"\x14UpdateReviewResponse\x122\n" +

@@ -93,9 +93,9 @@ var File_bookworm_type_v1_money_proto protoreflect.FileDescriptor
 
 const file_bookworm_type_v1_money_proto_rawDesc = "" +
 	"\n" +
-	"\x1cbookworm/type/v1/money.proto\x12\x10bookworm.type.v1\x1a\x1bbuf/validate/validate.proto\"\x83\x01\n" +
-	"\x05Money\x126\n" +
-	"\rcurrency_code\x18\x01 \x01(\tB\x11\xbaH\x0er\f2\n" +
+	"\x1cbookworm/type/v1/money.proto\x12\x10bookworm.type.v1\x1a\x1bbuf/validate/validate.proto\"\x85\x01\n" +
+	"\x05Money\x128\n" +
+	"\rcurrency_code\x18\x01 \x01(\tB\x13\xbaH\x10r\x0e\x18\x032\n" +
 	"^[A-Z]{3}$R\fcurrencyCode\x12\x14\n" +
 	"\x05units\x18\x02 \x01(\x03R\x05units\x12,\n" +
 	"\x05nanos\x18\x03 \x01(\x05B\x16\xbaH\x13\x1a\x11\x18\xff\x93\xeb\xdc\x03(\x81씣\xfc\xff\xff\xff\xff\x01R\x05nanosB\xcb\x01\n" +

@@ -8,7 +8,7 @@ import (
 	"github.com/bookworm-store/bookworm/internal/core/money"
 )
 
-func TestAdd(t *testing.T) {
+func TestAddStartsFromZero(t *testing.T) {
 	eur := func(n int64) money.Money { return mustMoney(t, "EUR", n) }
 	tests := []struct {
 		name    string
@@ -22,8 +22,8 @@ func TestAdd(t *testing.T) {
 		{"both zero values", money.Money{}, money.Money{}, money.Money{}, nil},
 		{"other currency", eur(1), mustMoney(t, "USD", 1), money.Money{}, money.ErrCurrencyMismatch},
 		{"up to the bound", eur(limit - 1), eur(1), eur(limit), nil},
-		{"past the bound", eur(limit), eur(1), money.Money{}, money.ErrOverflow},
-		{"below minus the bound", eur(-limit), eur(-1), money.Money{}, money.ErrOverflow},
+		{"past the bound", eur(limit), eur(1), money.Money{}, money.ErrTooLarge},
+		{"below minus the bound", eur(-limit), eur(-1), money.Money{}, money.ErrTooLarge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -38,7 +38,7 @@ func TestAdd(t *testing.T) {
 	}
 }
 
-func TestMul(t *testing.T) {
+func TestTimesLineTotals(t *testing.T) {
 	eur := func(n int64) money.Money { return mustMoney(t, "EUR", n) }
 	tests := []struct {
 		name    string
@@ -52,14 +52,14 @@ func TestMul(t *testing.T) {
 		{"times one", eur(1299), 1, eur(1299), nil},
 		{"zero value", money.Money{}, 7, money.Money{}, nil},
 		{"up to the bound", eur(limit / 2), 2, eur(limit), nil},
-		{"past the bound", eur(limit/2 + 1), 2, money.Money{}, money.ErrOverflow},
-		{"int64 overflow", eur(math.MaxInt64 / 2), 99, money.Money{}, money.ErrOverflow},
-		{"negative int64 overflow", eur(math.MinInt64 / 2), 99, money.Money{}, money.ErrOverflow},
+		{"past the bound", eur(limit/2 + 1), 2, money.Money{}, money.ErrTooLarge},
+		{"int64 overflow", eur(math.MaxInt64 / 2), 99, money.Money{}, money.ErrTooLarge},
+		{"negative int64 overflow", eur(math.MinInt64 / 2), 99, money.Money{}, money.ErrTooLarge},
 		{"negative factor", eur(5), -2, eur(-10), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := tt.m.Mul(tt.n)
+			got, err := tt.m.Times(tt.n)
 			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
 				t.Fatalf("Mul err = %v, want %v", err, tt.wantErr)
 			}
