@@ -29,9 +29,14 @@
 // 429 and network errors → ordering.ErrGatewayTemporary; any other invalid
 // request → ordering.ErrGatewayPermanent.
 //
-// A charge that lands after the saga gave up on it (its answer lost) is not
-// lost money: Stripe reports it through the webhook, and the order (already
-// failed) owes a refund (ordering.Order.ApplyCharge).
+// After a Void the gateway refuses the key (ErrGatewayPermanent) without
+// asking Stripe, which would replay a success the void refunded. What it
+// remembers (keys voided, PaymentIntents by key) lives in the process; after
+// a restart Void finds the PaymentIntent with Search, which is eventually
+// consistent (a payment created seconds ago may be missed). A charge that
+// lands after the saga gave up on it (its answer lost, or missed by that
+// search) is still not lost money: Stripe reports it through the webhook,
+// and the order (already failed) owes a refund (ordering.Order.ApplyCharge).
 package stripe
 
 import (
@@ -80,7 +85,8 @@ type Gateway struct {
 	log    *slog.Logger
 
 	mu      sync.Mutex
-	intents map[string]string // charge key → PaymentIntent id, seen by this process
+	intents map[string]string   // charge key → PaymentIntent id, seen by this process
+	voided  map[string]struct{} // charge keys voided by this process
 }
 
 var _ ordering.PaymentGateway = (*Gateway)(nil)
@@ -117,7 +123,7 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	backend := sg.GetBackendWithConfig(sg.APIBackend, bc)
 	client := sg.NewClient(cfg.SecretKey, sg.WithBackends(&sg.Backends{API: backend, Connect: backend, Uploads: backend, MeterEvents: backend}))
-	return &Gateway{client: client, log: log, intents: map[string]string{}}, nil
+	return &Gateway{client: client, log: log, intents: map[string]string{}, voided: map[string]struct{}{}}, nil
 }
 
 // ValidateSecretKey checks the shape of a Stripe secret key without ever
@@ -153,6 +159,13 @@ func (g *Gateway) Charge(ctx context.Context, r ordering.ChargeRequest) (orderin
 	}
 	if r.PaymentToken == "" {
 		return ordering.ChargeResult{}, fmt.Errorf("%w: stripe: a payment method is required", ordering.ErrGatewayPermanent)
+	}
+	g.mu.Lock()
+	_, voided := g.voided[r.IdempotencyKey]
+	g.mu.Unlock()
+	if voided {
+		// Stripe would replay a success the void refunded since.
+		return ordering.ChargeResult{}, fmt.Errorf("%w: stripe: the payment was voided", ordering.ErrGatewayPermanent)
 	}
 	params := &sg.PaymentIntentCreateParams{
 		Amount:             sg.Int64(r.Amount.Minor()),
@@ -259,6 +272,16 @@ func (g *Gateway) Void(ctx context.Context, chargeKey string) error {
 	if chargeKey == "" {
 		return fmt.Errorf("%w: stripe: a charge key is required", ordering.ErrGatewayPermanent)
 	}
+	// From now on this process charges the key no more (Stripe would replay
+	// a success the void refunds); a charge already on its way to Stripe is
+	// reported by the webhook and refunded by the saga.
+	g.mu.Lock()
+	g.voided[chargeKey] = struct{}{}
+	g.mu.Unlock()
+	return g.void(ctx, chargeKey)
+}
+
+func (g *Gateway) void(ctx context.Context, chargeKey string) error {
 	pi, err := g.find(ctx, chargeKey)
 	if err != nil {
 		return g.fail(ctx, "void: find payment", "", err)

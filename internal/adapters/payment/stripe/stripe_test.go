@@ -392,6 +392,13 @@ func TestVoid(t *testing.T) {
 			if err := g.Void(ctx, chargeKey); err != nil {
 				t.Fatalf("Void: %v", err)
 			}
+			n := len(f.rec.Calls())
+			if _, err := g.Charge(ctx, chargeReq(t)); !errors.Is(err, ordering.ErrGatewayPermanent) {
+				t.Fatalf("Charge after Void = %v, want permanent", err)
+			}
+			if len(f.rec.Calls()) != n {
+				t.Fatalf("Charge after Void called Stripe")
+			}
 			var got []string
 			for _, c := range f.rec.Calls()[skip:] {
 				got = append(got, c.Method+" "+c.Path+" "+c.IdempotencyKey)
