@@ -90,7 +90,7 @@ func paymentIntent(id, status string, mod func(map[string]any)) map[string]any {
 		"currency": "eur", "status": status, "capture_method": "automatic", "confirmation_method": "automatic",
 		"client_secret": id + "_secret_AbCdEf123", "created": 1733000000, "livemode": false,
 		"metadata":             map[string]any{"bookworm_order_id": "o1", "bookworm_charge_key": "bookworm-order-o1-charge"},
-		"payment_method":       "pm_1QfakeCard",
+		"payment_method":       token, // what the webhook and the gateway must never echo
 		"payment_method_types": []string{"card"},
 		"last_payment_error":   nil, "next_action": nil, "latest_charge": nil,
 	}

@@ -308,6 +308,7 @@ func TestWebhookRefusesAndIgnores(t *testing.T) {
 			}
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, req)
+			assertNoSecrets(t, "the answer", rec.Body.String())
 			if rec.Code != tt.wantStatus {
 				t.Fatalf("status = %d %s, want %d", rec.Code, rec.Body, tt.wantStatus)
 			}
