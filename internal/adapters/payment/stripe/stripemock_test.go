@@ -81,6 +81,7 @@ func startStripeMock(t *testing.T) string {
 			return
 		}
 		cmd.Stderr = cmd.Stdout
+		dieWithTest(cmd)
 		if err := cmd.Start(); err != nil {
 			stripeMock.err = err
 			return
