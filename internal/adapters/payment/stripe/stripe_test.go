@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -484,5 +485,23 @@ func TestStripeGoLogsNothing(t *testing.T) {
 	}
 	if len(printed) > 0 {
 		t.Fatalf("stripe-go printed %q", printed)
+	}
+}
+
+// BenchmarkStripeMockCharge measures a charge's round trip through
+// stripe-go to stripe-mock (request encoding, spec validation, decoding).
+func BenchmarkStripeMockCharge(b *testing.B) {
+	api := startStripeMock(b)
+	g, err := stripe.New(stripe.Config{SecretKey: secretKey, APIURL: api})
+	if err != nil {
+		b.Fatal(err)
+	}
+	amount, _ := money.New("EUR", 2599)
+	ctx := b.Context()
+	for i := 0; b.Loop(); i++ {
+		r := ordering.ChargeRequest{IdempotencyKey: ordering.ChargeKey(strconv.Itoa(i)), OrderID: strconv.Itoa(i), Amount: amount, PaymentToken: token}
+		if _, err := g.Charge(ctx, r); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -66,7 +66,7 @@ var listening = regexp.MustCompile(`Listening for HTTP at address: (\S+)`)
 // startStripeMock returns the base URL of the package's stripe-mock, started
 // on a free port at first use and killed after the tests. A missing binary
 // fails the test: these tests are never skipped.
-func startStripeMock(t *testing.T) string {
+func startStripeMock(t testing.TB) string {
 	t.Helper()
 	stripeMock.once.Do(func() {
 		bin, err := stripeMockBinary()
