@@ -182,7 +182,8 @@ func (g *Gateway) Charge(ctx context.Context, r ordering.ChargeRequest) (orderin
 	pi, err := g.client.V1PaymentIntents.Create(ctx, params)
 	if err != nil {
 		var se *sg.Error
-		if errors.As(err, &se) && se.Type == sg.ErrorTypeCard {
+		if errors.As(err, &se) && (se.Type == sg.ErrorTypeCard || se.Code == sg.ErrorCodePaymentIntentAuthenticationFailure) {
+			// A refusal of the card (or of its authentication), not an error.
 			res := declined(se.DeclineCode, se.Code)
 			if se.PaymentIntent != nil {
 				res.PaymentID = se.PaymentIntent.ID
@@ -211,7 +212,7 @@ func (g *Gateway) Charge(ctx context.Context, r ordering.ChargeRequest) (orderin
 			return ordering.ChargeResult{}, g.fail(ctx, "charge: capture", r.OrderID, err)
 		}
 	}
-	res, err := Result(pi)
+	res, err := result(pi)
 	if err != nil {
 		g.log.WarnContext(ctx, "stripe: charge not taken", "order_id", r.OrderID, "payment_id", pi.ID, "status", string(pi.Status))
 		return ordering.ChargeResult{}, err
@@ -220,10 +221,10 @@ func (g *Gateway) Charge(ctx context.Context, r ordering.ChargeRequest) (orderin
 	return res, nil
 }
 
-// Result maps a PaymentIntent's state onto the answer to a charge. A
+// result maps a PaymentIntent's state onto the answer to a charge. A
 // cancelled payment is a permanent error (a voided charge key charges no
 // more); one still processing a temporary one (ask again later).
-func Result(pi *sg.PaymentIntent) (ordering.ChargeResult, error) {
+func result(pi *sg.PaymentIntent) (ordering.ChargeResult, error) {
 	res := ordering.ChargeResult{PaymentID: pi.ID}
 	switch pi.Status {
 	case sg.PaymentIntentStatusSucceeded:

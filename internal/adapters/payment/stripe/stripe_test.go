@@ -208,6 +208,8 @@ func TestChargeOutcomes(t *testing.T) {
 			want: ordering.ChargeResult{Outcome: ordering.ChargeInsufficientFunds, PaymentID: "pi_declined", Detail: "the card has insufficient funds"}, wantCalls: 1},
 		{name: "expired card", create: reply{status: 402, body: stripeError("card_error", "expired_card", "", "Your card has expired.", nil)},
 			want: ordering.ChargeResult{Outcome: ordering.ChargeDeclined, Detail: "the card was declined"}, wantCalls: 1},
+		{name: "authentication failed at once", create: reply{status: 400, body: stripeError("invalid_request_error", "payment_intent_authentication_failure", "", "We are unable to authenticate your payment method.", declinedPI)},
+			want: ordering.ChargeResult{Outcome: ordering.ChargeDeclined, PaymentID: "pi_declined", Detail: "the payment was not authenticated"}, wantCalls: 1},
 		{name: "declined without an error (requires_payment_method)", create: reply{status: 200, body: declinedPI},
 			want: ordering.ChargeResult{Outcome: ordering.ChargeDeclined, PaymentID: "pi_declined", Detail: "the card was declined"}, wantCalls: 1},
 		{name: "requires capture is captured", create: reply{status: 200, body: paymentIntent("pi_cap", "requires_capture", nil)},
