@@ -110,9 +110,12 @@ func (s *stripeConfig) requireStripe() error {
 //	svc := ordering.NewService(ordering.Deps{..., Gateway: gw})
 //	if sgw != nil {
 //		h, err := newStripeWebhook(cfg.Stripe, svc, sgw, log) // svc is the PaymentUpdates sink
-//		routes.Handle(stripe.WebhookPath, h)                   // POST /webhooks/stripe, no bearer token
+//		handlers[stripe.WebhookPath] = h                       // POST /webhooks/stripe, no bearer token
 //	}
 //
+// servedContext has no plain HTTP handlers yet: give it a field (path →
+// http.Handler) that newRoutes mounts with routes.Handle, as it mounts the
+// development issuer.
 // The webhook is a plain handler on the routes' mux: Connect's auth
 // interceptors do not apply (Stripe signs instead), the server's request
 // size limit and the handler's own (256 KiB) do. Serve it only in the
