@@ -1,10 +1,12 @@
 package stripe_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -125,15 +127,30 @@ func newWebhook(t *testing.T, sink stripe.PaymentUpdates, gw *stripe.Gateway) (*
 	return h, logs
 }
 
-// deliver posts payload signed with secret at ts, as Stripe does.
+// deliver posts payload signed with secret at ts, as Stripe does, over a
+// real HTTP connection to h mounted at WebhookPath.
 func deliver(t *testing.T, h http.Handler, payload []byte, secret string, ts time.Time) *httptest.ResponseRecorder {
 	t.Helper()
+	mux := http.NewServeMux()
+	mux.Handle(stripe.WebhookPath, h)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
 	signed := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: payload, Secret: secret, Timestamp: ts})
-	req := httptest.NewRequest(http.MethodPost, stripe.WebhookPath, strings.NewReader(string(payload)))
-	req.Header.Set("Content-Type", "application/json")
+	req, err := http.NewRequest(http.MethodPost, srv.URL+stripe.WebhookPath, bytes.NewReader(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	req.Header.Set("Stripe-Signature", signed.Header)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
+	rec.Code = resp.StatusCode
+	_, _ = io.Copy(rec.Body, resp.Body)
+	assertNoSecrets(t, "the answer", rec.Body.String())
 	return rec
 }
 
