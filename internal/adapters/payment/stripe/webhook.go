@@ -135,7 +135,14 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	err = h.cfg.Updates.OnPaymentUpdate(r.Context(), orderID, update)
+	for attempt := 0; ; attempt++ {
+		err = h.cfg.Updates.OnPaymentUpdate(r.Context(), orderID, update)
+		// Lost a race with the saga or the sweeper on the same order: the
+		// update reads the order again, so trying at once is safe.
+		if !errors.Is(err, failure.ErrConflict) || attempt == conflictRetries || r.Context().Err() != nil {
+			break
+		}
+	}
 	switch {
 	case err == nil:
 		h.log.InfoContext(r.Context(), "stripe webhook: payment update applied", "event_id", ev.ID, "type", string(ev.Type), "order_id", orderID, "payment_id", update.PaymentID)
@@ -153,6 +160,10 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 var errBadEvent = errors.New("the event's payment intent cannot be read")
+
+// conflictRetries is how often an update that lost a race on its order is
+// tried again before Stripe is asked to deliver it later.
+const conflictRetries = 3
 
 // update maps an event onto the update to apply; ok is false for events
 // that are not ours to apply.

@@ -32,13 +32,21 @@ type orderSink struct {
 	updates []ordering.ChargeResult
 	events  []ordering.Event
 	err     error
+	// conflicts is how many calls fail with failure.ErrConflict first.
+	conflicts int
+	calls     int
 }
 
 func (s *orderSink) OnPaymentUpdate(_ context.Context, orderID string, r ordering.ChargeResult) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.calls++
 	if s.err != nil {
 		return s.err
+	}
+	if s.conflicts > 0 {
+		s.conflicts--
+		return failure.Conflict("order %s was changed concurrently", orderID)
 	}
 	s.updates = append(s.updates, r)
 	o, ok := s.orders[orderID]
@@ -351,5 +359,29 @@ func TestNewWebhookHandlerRefusesBadConfig(t *testing.T) {
 		} else if cfg.Secret != "" && strings.Contains(err.Error(), cfg.Secret) {
 			t.Errorf("%s: the error repeats the secret", name)
 		}
+	}
+}
+
+// TestWebhookRetriesConflicts: an update that lost a race with the saga on
+// its order is tried again at once; a conflict that persists asks Stripe to
+// deliver later (503).
+func TestWebhookRetriesConflicts(t *testing.T) {
+	succeeded := event(t, "evt_ok", "payment_intent.succeeded", paymentIntent("pi_3ds", "succeeded", nil))
+	sink := &orderSink{orders: map[string]*ordering.Order{"o1": awaitingOrder(t, "o1")}, conflicts: 2}
+	h, _ := newWebhook(t, sink, nil)
+	if rec := deliver(t, h, succeeded, webhookSecret, time.Now()); rec.Code != http.StatusOK {
+		t.Fatalf("status = %d %s", rec.Code, rec.Body)
+	}
+	if sink.calls != 3 || sink.orders["o1"].Status() != ordering.StatusConfirmed {
+		t.Fatalf("calls = %d, order %s; want 3 calls and CONFIRMED", sink.calls, sink.orders["o1"].Status())
+	}
+
+	sink = &orderSink{orders: map[string]*ordering.Order{"o1": awaitingOrder(t, "o1")}, conflicts: 100}
+	h, _ = newWebhook(t, sink, nil)
+	if rec := deliver(t, h, succeeded, webhookSecret, time.Now()); rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status = %d, want 503", rec.Code)
+	}
+	if sink.calls != 4 {
+		t.Fatalf("calls = %d, want 4", sink.calls)
 	}
 }
