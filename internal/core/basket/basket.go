@@ -24,6 +24,14 @@ const (
 	maxRecentKeys = 100
 )
 
+// The reasons of AddItem's refusals (failure.FailedPreconditionWith), for
+// clients to react to without reading the message.
+const (
+	ReasonBookDeleted      = "BOOK_DELETED"
+	ReasonOutOfStock       = "BOOK_OUT_OF_STOCK"
+	ReasonCurrencyMismatch = "CURRENCY_MISMATCH"
+)
+
 // Line is one book in a basket.
 type Line struct {
 	bookID   string
@@ -185,7 +193,9 @@ func (b *Basket) Add(bookID string, quantity int, currency, requestID string, no
 		return false, err
 	}
 	if !b.IsEmpty() && currency != b.currency {
-		return false, failure.FailedPrecondition("book %s is priced in %s but the basket is in %s", bookID, currency, b.currency)
+		return false, failure.FailedPreconditionWith(ReasonCurrencyMismatch,
+			map[string]string{"book_id": bookID, "book_currency": currency, "basket_currency": b.currency},
+			"book %s is priced in %s but the basket is in %s; one basket holds one currency", bookID, currency, b.currency)
 	}
 	if i := b.find(bookID); i >= 0 {
 		if b.lines[i].quantity+quantity > MaxQuantity {

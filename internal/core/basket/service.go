@@ -105,9 +105,11 @@ func (s *Service) AddItem(ctx context.Context, bookID string, quantity int, requ
 	case !ok:
 		refusal = failure.NotFound("book %s not found", bookID)
 	case book.Deleted:
-		refusal = failure.FailedPrecondition("book %s is no longer sold", bookID)
+		refusal = failure.FailedPreconditionWith(ReasonBookDeleted, map[string]string{"book_id": bookID},
+			"book %s is no longer sold", bookID)
 	case !book.InStock:
-		refusal = failure.FailedPrecondition("book %s is out of stock", bookID)
+		refusal = failure.FailedPreconditionWith(ReasonOutOfStock, map[string]string{"book_id": bookID},
+			"book %s is out of stock", bookID)
 	}
 	now := s.now()
 	b, err := update(ctx, s.store, owner, func(b *Basket) ([]Cleared, error) {
