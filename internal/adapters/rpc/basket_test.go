@@ -44,7 +44,9 @@ func (asSubject) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		return next(ctx, req)
 	}
 }
-func (asSubject) WrapStreamingClient(n connect.StreamingClientFunc) connect.StreamingClientFunc { return n }
+func (asSubject) WrapStreamingClient(n connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return n
+}
 func (asSubject) WrapStreamingHandler(n connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return n
 }
