@@ -451,7 +451,7 @@ func TestConflictsAreRetried(t *testing.T) {
 	for _, tc := range []struct {
 		conflicts int
 		wantErr   error
-	}{{0, nil}, {4, nil}, {5, failure.ErrConflict}} {
+	}{{0, nil}, {9, nil}, {10, failure.ErrConflict}} {
 		store := &conflictingStore{Store: &fakeStore{}, n: tc.conflicts}
 		svc := basket.NewService(store, newCatalog(t), func() time.Time { return now })
 		_, err := svc.AddItem(ctxOf("alice"), bookA, 1, reqID(1))

@@ -3,6 +3,7 @@ package basket
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"time"
 
 	"github.com/bookworm-store/bookworm/internal/core/failure"
@@ -33,17 +34,34 @@ func NewService(store Store, catalog Catalog, now func() time.Time) *Service {
 // race (failure.ErrConflict) with another change of the same basket: two
 // tabs adding books at once both succeed, and a basket hammered by one
 // customer still answers instead of looping.
-const updateAttempts = 5
+const updateAttempts = 10
+
+// Between attempts the change waits a random time below a bound that
+// doubles from minRetryWait to maxRetryWait, so racing changes spread out
+// instead of colliding again in step.
+const (
+	minRetryWait = 2 * time.Millisecond
+	maxRetryWait = 100 * time.Millisecond
+)
 
 // update runs store.Update, applying fn again to the fresh basket when a
 // concurrent change won (fn only reads the basket it is given, so running
 // it again is safe).
 func update(ctx context.Context, store Store, owner string, fn func(*Basket) ([]Cleared, error)) (*Basket, error) {
+	bound := minRetryWait
 	for attempt := 1; ; attempt++ {
 		b, err := store.Update(ctx, owner, fn)
-		if err == nil || !errors.Is(err, failure.ErrConflict) || attempt == updateAttempts || ctx.Err() != nil {
+		if err == nil || !errors.Is(err, failure.ErrConflict) || attempt == updateAttempts {
 			return b, err
 		}
+		t := time.NewTimer(rand.N(bound) + 1)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+		bound = min(2*bound, maxRetryWait)
 	}
 }
 
