@@ -17,6 +17,7 @@ import (
 	basketv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/basket/v1"
 	"github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/basket/v1/basketv1connect"
 	catalogv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/catalog/v1"
+	"github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/catalog/v1/catalogv1connect"
 	orderingv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/ordering/v1"
 )
 
@@ -576,5 +577,44 @@ func TestBasketClearedWhenOrderConfirmed(t *testing.T) {
 	pollUntil(t, "the basket context handled the replayed confirmation", func() bool { return handled(replay) })
 	if got := getBasket(t, s.alice); !proto.Equal(got, next) {
 		t.Fatalf("a replayed confirmation changed the basket: %v, want %v", got, next)
+	}
+}
+
+// TestBasketAsksTheCatalogWhereItRuns: a basket reads its books from the
+// catalog on every call. In one process that is a call of the catalog's use
+// cases, which no RPC metric counts; split, it is a
+// CatalogService.BatchGetBooks call over gRPC that the catalog process
+// counts, and the catalog's answers (NotFound, FailedPrecondition with its
+// reason) reach the customer as in process.
+func TestBasketAsksTheCatalogWhereItRuns(t *testing.T) {
+	s := newShoppers(t, grpcProto)
+	metricsOf := srv.metricsAddr
+	if splitTopology() {
+		metricsOf = splitCatalog.metricsAddr
+	}
+	batches := func() int {
+		n := 0
+		for _, m := range scrape(t, metricsOf) {
+			if m.name == "bookworm_rpc_requests_total" && m.labels["procedure"] == "/"+catalogv1connect.CatalogServiceName+"/BatchGetBooks" {
+				n += int(m.value)
+			}
+		}
+		return n
+	}
+	before := batches()
+	a := s.book(t, 1000)
+	mustAdd(t, s.alice, a.GetId(), 1)
+	getBasket(t, s.alice)
+	_, err := addItem(s.alice, newID(), 1, newID())
+	wantCode(t, err, connect.CodeNotFound)
+	out := s.book(t, 1000, func(in *catalogv1.BookInput) { in.StockQuantity = 0 })
+	_, err = addItem(s.alice, out.GetId(), 1, newID())
+	wantReason(t, err, "BOOK_OUT_OF_STOCK", out.GetId())
+	got := batches() - before
+	switch {
+	case splitTopology() && got < 4:
+		t.Fatalf("the catalog process served %d BatchGetBooks calls for four basket calls, want at least 4", got)
+	case !splitTopology() && got != 0:
+		t.Fatalf("%d BatchGetBooks RPCs for books read in process, want 0", got)
 	}
 }
