@@ -1,11 +1,16 @@
 package connectclient
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bookworm-store/bookworm/internal/core/basket"
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
@@ -147,5 +152,28 @@ func TestCatalogPortsRetryAndGiveUp(t *testing.T) {
 	}
 	if n := cat.calls.Load(); n != 3+3 {
 		t.Fatalf("%d calls, want 3 then 3 attempts", n)
+	}
+}
+
+// TestCatalogPortsCarryTheTrace: the caller's trace reaches the catalog in
+// the BatchGetBooks call's traceparent.
+func TestCatalogPortsCarryTheTrace(t *testing.T) {
+	b := withStock(t, 1, 0)
+	cat := startCatalog(t, books{byID: map[string]*catalog.Book{b.ID(): b}}, nil)
+	tp := sdktrace.NewTracerProvider()
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	c, err := NewOrderingCatalog(Config{BaseURL: cat.url, TracerProvider: tp, Propagator: propagation.TraceContext{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	ctx, span := tp.Tracer("test").Start(t.Context(), "PlaceOrder")
+	defer span.End()
+	if _, err := c.Books(ctx, []string{b.ID()}); err != nil {
+		t.Fatal(err)
+	}
+	remote := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), propagation.HeaderCarrier(cat.seen[0].Header)))
+	if !remote.IsValid() || remote.TraceID() != span.SpanContext().TraceID() {
+		t.Fatalf("the catalog saw no traceparent of trace %s", span.SpanContext().TraceID())
 	}
 }
