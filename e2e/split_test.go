@@ -28,15 +28,16 @@ import (
 // The suite runs against one of two topologies, chosen by
 // BOOKWORM_E2E_TOPOLOGY:
 //   - "" or "single": one server process serving every context;
-//   - "split": the catalog and the rating context in two processes of the
-//     same binary (--contexts catalog, --contexts rating --catalog-url ...)
-//     on the run's database and broker topology, behind a small reverse
-//     proxy that routes by service path, so that every test's clients use
-//     one base URL unchanged. The rating process reaches the catalog over
-//     gRPC; events travel between them over RabbitMQ.
+//   - "split": the catalog in one process and the rating and basket
+//     contexts in another, of the same binary (--contexts catalog,
+//     --contexts rating,basket --catalog-url ...) on the run's database and
+//     broker topology, behind a small reverse proxy that routes by service
+//     path, so that every test's clients use one base URL unchanged. The
+//     second process reaches the catalog over gRPC; events travel between
+//     them over RabbitMQ.
 //
-// scripts/test.sh runs the rating tests (-run 'Rating|Review') in the split
-// topology too.
+// scripts/test.sh runs the rating and basket tests (-run
+// 'Rating|Review|Basket') in the split topology too.
 
 // topologyEnv chooses the topology.
 const topologyEnv = "BOOKWORM_E2E_TOPOLOGY"
@@ -66,7 +67,7 @@ func startSuiteServer(ctx context.Context, bin, dbURL, tmp string, env ...string
 	}
 	splitCatalog = cat
 	rat, err := startServer(ctx, bin, dbURL, filepath.Join(tmp, "server.log"),
-		append(slices.Clone(env), "BOOKWORM_CONTEXTS=rating", "BOOKWORM_CATALOG_URL="+cat.baseURL)...)
+		append(slices.Clone(env), "BOOKWORM_CONTEXTS=rating,basket", "BOOKWORM_CATALOG_URL="+cat.baseURL)...)
 	if err != nil {
 		return rat, fmt.Errorf("rating process: %w", err)
 	}

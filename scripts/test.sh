@@ -29,9 +29,9 @@ go build -o "$tmp/testsummary" ./internal/tools/testsummary
 # readable output (package results, failed tests' output) as it goes.
 {
   go test -json -count=1 -timeout 30m ./... || echo "server module: go test failed" >"$tmp/failed"
-  # The rating suite (and its events) again, with catalog and rating in two
-  # server processes (e2e/split_test.go).
-  BOOKWORM_E2E_TOPOLOGY=split go test -json -count=1 -timeout 15m -run 'Rating|Review' ./e2e/ || echo "e2e split topology: go test failed" >>"$tmp/failed"
+  # The rating and basket suites (and their events) again, with the catalog
+  # in one server process and rating and basket in another (e2e/split_test.go).
+  BOOKWORM_E2E_TOPOLOGY=split go test -json -count=1 -timeout 15m -run 'Rating|Review|Basket' ./e2e/ || echo "e2e split topology: go test failed" >>"$tmp/failed"
   (cd sdk/go && go test -json -count=1 ./...) || echo "sdk/go: go test failed" >>"$tmp/failed"
 } | "$tmp/testsummary"
 if [ -s "$tmp/failed" ]; then

@@ -13,10 +13,12 @@ import (
 	"github.com/bookworm-store/bookworm/internal/adapters/connectclient"
 	"github.com/bookworm-store/bookworm/internal/adapters/inproc"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
+	"github.com/bookworm-store/bookworm/internal/adapters/postgres/basketstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/catalogstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/outbox"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/ratingstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/rpc"
+	"github.com/bookworm-store/bookworm/internal/core/basket"
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
 	"github.com/bookworm-store/bookworm/internal/core/rating"
 )
@@ -27,6 +29,7 @@ import (
 var registry = []contextEntry{
 	{name: "catalog", migrations: catalogstore.Migrations, consumers: catalogConsumers, build: buildCatalog},
 	{name: "rating", migrations: ratingstore.Migrations, consumers: ratingConsumers, build: buildRating, calls: []string{"catalog"}},
+	{name: "basket", migrations: basketstore.Migrations, consumers: basketConsumers, build: buildBasket, calls: []string{"catalog"}},
 }
 
 // contextEntry is how the server builds one context.
@@ -77,6 +80,8 @@ type infra struct {
 	obs  obsSetup
 	// catalog is the catalog's use cases when this process serves it.
 	catalog *catalog.Service
+	// basket is the basket's use cases when this process serves it.
+	basket *basket.Service
 }
 
 // contextNames lists the registry's names, in order.
@@ -296,4 +301,43 @@ func buildRating(_ context.Context, in *infra) (*servedContext, error) {
 	}
 	s.services = []rpc.Service{rpc.RatingService(rating.NewService(ratingstore.NewReviews(in.pool), books, nil))}
 	return s, nil
+}
+
+// basketConsumers: the basket empties itself when an order placed from it
+// is confirmed.
+func basketConsumers(in *infra) []eventConsumer {
+	orders := basketstore.NewOrderConfirmations(in.pool, nil)
+	return []eventConsumer{{context: "basket", eventTypes: orders.EventTypes(), handler: orders.Handle}}
+}
+
+// buildBasket: the basket use cases, reading titles and prices from the
+// catalog in process when it is served here and over gRPC otherwise. As
+// for rating, a remote catalog is not a readiness dependency: while it is
+// down, basket calls fail with Unavailable and nothing else does.
+func buildBasket(_ context.Context, in *infra) (*servedContext, error) {
+	s := &servedContext{dependencies: []string{"postgres", "rabbitmq"}}
+	var books basket.Catalog
+	if in.catalog != nil {
+		books = inproc.NewBasketCatalog(in.catalog)
+	} else {
+		remote, err := connectclient.NewBasketCatalog(in.catalogClientConfig())
+		if err != nil {
+			return nil, err
+		}
+		books, s.close = remote, remote.Close
+		in.log.Info("basket reaches the catalog over gRPC", slog.String("catalog_url", in.cfg.CatalogURL))
+	}
+	in.basket = basket.NewService(basketstore.NewBaskets(in.pool), books, nil)
+	s.services = []rpc.Service{rpc.BasketService(in.basket)}
+	return s, nil
+}
+
+// catalogClientConfig is how every port reaching a remote catalog calls it.
+func (in *infra) catalogClientConfig() connectclient.Config {
+	return connectclient.Config{
+		BaseURL:        in.cfg.CatalogURL,
+		TracerProvider: in.obs.tracing.TracerProvider(),
+		Propagator:     in.obs.tracing.Propagator(),
+		Logger:         in.log,
+	}
 }

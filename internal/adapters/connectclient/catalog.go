@@ -78,20 +78,19 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// CatalogBooks is the rating context's rating.BookChecker over the remote
-// catalog's CatalogService.GetBook.
-type CatalogBooks struct {
+// catalogClient is the generated client of the remote CatalogService with
+// what every port over it shares: its configuration, its transport, the
+// retries of idempotent reads and the translation of remote codes.
+type catalogClient struct {
 	cfg       Config
 	client    catalogv1connect.CatalogServiceClient
 	transport *http.Transport
 }
 
-var _ rating.BookChecker = (*CatalogBooks)(nil)
-
-// NewCatalogBooks returns the book checker calling the catalog at
-// cfg.BaseURL. It does not dial: a catalog that is down at start only fails
-// the calls made while it is.
-func NewCatalogBooks(cfg Config) (*CatalogBooks, error) {
+// newCatalogClient returns the client of the catalog at cfg.BaseURL. It
+// does not dial: a catalog that is down at start only fails the calls made
+// while it is.
+func newCatalogClient(cfg Config) (*catalogClient, error) {
 	cfg.setDefaults()
 	transport, err := newTransport(cfg)
 	if err != nil {
@@ -112,7 +111,29 @@ func NewCatalogBooks(cfg Config) (*CatalogBooks, error) {
 		connect.WithGRPC(),
 		connect.WithInterceptors(tracing),
 	)
-	return &CatalogBooks{cfg: cfg, client: client, transport: transport}, nil
+	return &catalogClient{cfg: cfg, client: client, transport: transport}, nil
+}
+
+// Close releases the idle connections.
+func (c *catalogClient) Close() { c.transport.CloseIdleConnections() }
+
+// CatalogBooks is the rating context's rating.BookChecker over the remote
+// catalog's CatalogService.GetBook.
+type CatalogBooks struct {
+	*catalogClient
+}
+
+var _ rating.BookChecker = (*CatalogBooks)(nil)
+
+// NewCatalogBooks returns the book checker calling the catalog at
+// cfg.BaseURL. It does not dial: a catalog that is down at start only fails
+// the calls made while it is.
+func NewCatalogBooks(cfg Config) (*CatalogBooks, error) {
+	c, err := newCatalogClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &CatalogBooks{c}, nil
 }
 
 // newTransport speaks HTTP/2 only, as gRPC needs: h2c for http:// and TLS
@@ -139,9 +160,6 @@ func newTransport(cfg Config) (*http.Transport, error) {
 	return t, nil
 }
 
-// Close releases the idle connections.
-func (c *CatalogBooks) Close() { c.transport.CloseIdleConnections() }
-
 // BookExists reports whether the catalog has the book and it is not
 // deleted. A book the catalog does not know, or an id it refuses, is not a
 // book: false without error, as in process.
@@ -167,7 +185,7 @@ func (c *CatalogBooks) BookExists(ctx context.Context, bookID string) (bool, err
 // trying again after a jittered exponential back-off while it fails with a
 // code that says the catalog may answer next time. The result is
 // translated into the core's failure sentinels.
-func (c *CatalogBooks) retry(ctx context.Context, procedure string, call func(context.Context) error) error {
+func (c *catalogClient) retry(ctx context.Context, procedure string, call func(context.Context) error) error {
 	var err error
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
@@ -235,7 +253,7 @@ type remoteError struct {
 func (e *remoteError) Error() string { return e.msg }
 func (e *remoteError) Unwrap() error { return e.sentinel }
 
-func (c *CatalogBooks) translate(ctx context.Context, procedure string, err error) error {
+func (c *catalogClient) translate(ctx context.Context, procedure string, err error) error {
 	if err == nil {
 		return nil
 	}

@@ -58,6 +58,10 @@ func ToConnectError(ctx context.Context, log *slog.Logger, procedure string, err
 	return connect.NewError(connect.CodeInternal, errInternal)
 }
 
+// errorDomain is the domain of the google.rpc.ErrorInfo reasons BookWorm
+// sends.
+const errorDomain = "bookworm"
+
 func newError(code connect.Code, err error) *connect.Error {
 	var ve *failure.ValidationError
 	if !errors.As(err, &ve) {
@@ -65,7 +69,16 @@ func newError(code connect.Code, err error) *connect.Error {
 		if code == connect.CodeCanceled || code == connect.CodeDeadlineExceeded {
 			msg = code.String()
 		}
-		return connect.NewError(code, errors.New(msg))
+		ce := connect.NewError(code, errors.New(msg))
+		var fe *failure.Error
+		if errors.As(err, &fe) {
+			if reason, meta := fe.Reason(); reason != "" {
+				if d, err := connect.NewErrorDetail(&errdetails.ErrorInfo{Reason: reason, Domain: errorDomain, Metadata: meta}); err == nil {
+					ce.AddDetail(d)
+				}
+			}
+		}
+		return ce
 	}
 	ce := connect.NewError(code, errors.New(ve.Error()))
 	br := &errdetails.BadRequest{}

@@ -90,3 +90,29 @@ func TestToConnectError(t *testing.T) {
 		t.Error("nil must stay nil")
 	}
 }
+
+// TestReasonsBecomeErrorInfo: a failure with a machine-readable reason
+// reaches the client as a google.rpc.ErrorInfo beside its message.
+func TestReasonsBecomeErrorInfo(t *testing.T) {
+	err := failure.FailedPreconditionWith("BOOK_OUT_OF_STOCK", map[string]string{"book_id": "b1"}, "book b1 is out of stock")
+	ce := ToConnectError(context.Background(), slog.New(slog.DiscardHandler), "/x", err)
+	if connect.CodeOf(ce) != connect.CodeFailedPrecondition || ce.(*connect.Error).Message() != "book b1 is out of stock" {
+		t.Fatalf("got %v", ce)
+	}
+	var info *errdetails.ErrorInfo
+	for _, d := range ce.(*connect.Error).Details() {
+		if v, err := d.Value(); err == nil {
+			if i, ok := v.(*errdetails.ErrorInfo); ok {
+				info = i
+			}
+		}
+	}
+	if info.GetReason() != "BOOK_OUT_OF_STOCK" || info.GetDomain() != "bookworm" || info.GetMetadata()["book_id"] != "b1" {
+		t.Fatalf("ErrorInfo %v", info)
+	}
+	// Without a reason there is no ErrorInfo.
+	plain := ToConnectError(context.Background(), slog.New(slog.DiscardHandler), "/x", failure.FailedPrecondition("in use"))
+	if n := len(plain.(*connect.Error).Details()); n != 0 {
+		t.Fatalf("%d details on a failure without reason", n)
+	}
+}

@@ -7,6 +7,8 @@ package basket
 
 import (
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/bookworm-store/bookworm/internal/core/failure"
@@ -20,6 +22,14 @@ const (
 	// make AddItem and the clearing after an order idempotent. A retry comes
 	// within seconds, long before 100 newer additions push its id out.
 	maxRecentKeys = 100
+)
+
+// The reasons of AddItem's refusals (failure.FailedPreconditionWith), for
+// clients to react to without reading the message.
+const (
+	ReasonBookDeleted      = "BOOK_DELETED"
+	ReasonOutOfStock       = "BOOK_OUT_OF_STOCK"
+	ReasonCurrencyMismatch = "CURRENCY_MISMATCH"
 )
 
 // Line is one book in a basket.
@@ -123,6 +133,31 @@ func (b *Basket) find(bookID string) int {
 
 func (b *Basket) seen(key string) bool { return key != "" && slices.Contains(b.recentKeys, key) }
 
+// addKey is what the basket remembers of an addition: its request id and
+// what it asked, so that a request id sent again with another book or
+// quantity is told apart from a retry.
+func addKey(requestID, bookID string, quantity int) string {
+	return requestID + " " + bookID + " " + strconv.Itoa(quantity)
+}
+
+// replayed reports whether the addition was made before (a retry), or
+// fails when its request id was used for a different addition.
+func (b *Basket) replayed(bookID string, quantity int, requestID string) (bool, error) {
+	if requestID == "" {
+		return false, nil
+	}
+	key := addKey(requestID, bookID, quantity)
+	for _, k := range b.recentKeys {
+		if k == key {
+			return true, nil
+		}
+		if strings.HasPrefix(k, requestID+" ") {
+			return false, failure.Invalid("request_id", "was sent before with another book or quantity; use a new request id for a new addition")
+		}
+	}
+	return false, nil
+}
+
 func (b *Basket) remember(key string) {
 	if key == "" {
 		return
@@ -146,17 +181,21 @@ func checkQuantity(q int) error {
 }
 
 // Add adds quantity copies of a book priced in currency. requestID makes it
-// idempotent: an id the basket remembers adds nothing and reports false. The
-// currency must be the basket's (any, when the basket is empty).
+// idempotent: the same addition again (same request id, book and quantity)
+// adds nothing and reports false; the request id with another book or
+// quantity is failure.ErrInvalid. The currency must be the basket's (any,
+// when the basket is empty).
 func (b *Basket) Add(bookID string, quantity int, currency, requestID string, now time.Time) (bool, error) {
-	if b.seen(requestID) {
-		return false, nil
+	if again, err := b.replayed(bookID, quantity, requestID); again || err != nil {
+		return false, err
 	}
 	if err := checkQuantity(quantity); err != nil {
 		return false, err
 	}
 	if !b.IsEmpty() && currency != b.currency {
-		return false, failure.FailedPrecondition("book %s is priced in %s but the basket is in %s", bookID, currency, b.currency)
+		return false, failure.FailedPreconditionWith(ReasonCurrencyMismatch,
+			map[string]string{"book_id": bookID, "book_currency": currency, "basket_currency": b.currency},
+			"book %s is priced in %s but the basket is in %s; one basket holds one currency", bookID, currency, b.currency)
 	}
 	if i := b.find(bookID); i >= 0 {
 		if b.lines[i].quantity+quantity > MaxQuantity {
@@ -170,7 +209,9 @@ func (b *Basket) Add(bookID string, quantity int, currency, requestID string, no
 		b.lines = append(b.lines, Line{bookID: bookID, quantity: quantity, addedAt: now.UTC()})
 		b.currency = currency
 	}
-	b.remember(requestID)
+	if requestID != "" {
+		b.remember(addKey(requestID, bookID, quantity))
+	}
 	b.touch(now)
 	return true, nil
 }

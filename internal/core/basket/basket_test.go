@@ -396,3 +396,67 @@ func TestRecentKeysAreBounded(t *testing.T) {
 		t.Fatalf("remembers %d keys, want 100", n)
 	}
 }
+
+// TestRequestIDReuse: a retry (same request id, book and quantity) gives
+// the same basket, even when the book stopped being sold meanwhile; the
+// same request id for another addition is refused.
+func TestRequestIDReuse(t *testing.T) {
+	svc, _, cat := newService(t)
+	ctx := ctxOf("alice")
+	first, err := svc.AddItem(ctx, bookA, 2, reqID(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat.set(basket.Book{ID: bookA, Title: "A", Price: eur(t, 1299), InStock: false})
+	again, err := svc.AddItem(ctx, bookA, 2, reqID(1))
+	if err != nil || again.Version != first.Version || again.ItemCount != 2 {
+		t.Fatalf("retry after the book went out of stock: %+v, %v", again, err)
+	}
+	for _, tc := range []struct {
+		book string
+		qty  int
+	}{{bookB, 2}, {bookA, 3}} {
+		_, err := svc.AddItem(ctx, tc.book, tc.qty, reqID(1))
+		if !errors.Is(err, failure.ErrInvalid) {
+			t.Fatalf("request id reused for %s x%d: %v, want ErrInvalid", tc.book, tc.qty, err)
+		}
+		checkField(t, err, "request_id")
+	}
+	// Upper-case ids are the same ids.
+	upper := "01900000-0000-7000-8000-00000000000A"
+	again, err = svc.AddItem(ctx, upper, 2, reqID(1))
+	if err != nil || again.Version != first.Version {
+		t.Fatalf("retry spelling the book id in upper case: %+v, %v", again, err)
+	}
+}
+
+// conflictingStore fails the first n updates with ErrConflict, as a store
+// does when another change won the race.
+type conflictingStore struct {
+	basket.Store
+	n, calls int
+}
+
+func (c *conflictingStore) Update(ctx context.Context, owner string, fn func(*basket.Basket) ([]basket.Cleared, error)) (*basket.Basket, error) {
+	c.calls++
+	if c.calls <= c.n {
+		return nil, failure.Conflict("lost a race")
+	}
+	return c.Store.Update(ctx, owner, fn)
+}
+
+// TestConflictsAreRetried: a change that lost a race is applied again to
+// the fresh basket, a bounded number of times.
+func TestConflictsAreRetried(t *testing.T) {
+	for _, tc := range []struct {
+		conflicts int
+		wantErr   error
+	}{{0, nil}, {9, nil}, {10, failure.ErrConflict}} {
+		store := &conflictingStore{Store: &fakeStore{}, n: tc.conflicts}
+		svc := basket.NewService(store, newCatalog(t), func() time.Time { return now })
+		_, err := svc.AddItem(ctxOf("alice"), bookA, 1, reqID(1))
+		if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) {
+			t.Fatalf("%d conflicts: %v, want %v", tc.conflicts, err, tc.wantErr)
+		}
+	}
+}

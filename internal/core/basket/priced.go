@@ -26,8 +26,9 @@ type PricedLine struct {
 type Priced struct {
 	Owner string
 	Lines []PricedLine
-	// Total is the sum of the available lines; the zero Money for a basket
-	// without any.
+	// Total is the sum of the available lines, in the basket's currency
+	// (zero there when no line is available); the zero Money for an empty
+	// basket.
 	Total     money.Money
 	ItemCount int
 	Version   int64
@@ -39,6 +40,13 @@ type Priced struct {
 // lines of 99 copies of books priced below 9·10^11 minor units each).
 func Price(b *Basket, books map[string]Book) (Priced, error) {
 	p := Priced{Owner: b.owner, Version: b.version, UpdatedAt: b.updatedAt, ItemCount: b.ItemCount()}
+	if b.currency != "" {
+		zero, err := money.New(b.currency, 0)
+		if err != nil {
+			return Priced{}, err
+		}
+		p.Total = zero
+	}
 	for _, l := range b.lines {
 		pl := PricedLine{BookID: l.bookID, Quantity: l.quantity, AddedAt: l.addedAt}
 		book, ok := books[l.bookID]

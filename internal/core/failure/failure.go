@@ -50,6 +50,15 @@ func FailedPrecondition(format string, args ...any) error {
 	return wrap(ErrFailedPrecondition, format, args...)
 }
 
+// FailedPreconditionWith returns an ErrFailedPrecondition with a
+// client-safe message and a machine-readable reason (UPPER_SNAKE_CASE, such
+// as "BOOK_OUT_OF_STOCK") with its metadata (such as the book's id), so a
+// client can react to the reason without parsing the message. The RPC
+// adapter sends them as a google.rpc.ErrorInfo.
+func FailedPreconditionWith(reason string, metadata map[string]string, format string, args ...any) error {
+	return &Error{kind: ErrFailedPrecondition, msg: fmt.Sprintf(format, args...), reason: reason, metadata: metadata}
+}
+
 func wrap(sentinel error, format string, args ...any) error {
 	return &Error{kind: sentinel, msg: fmt.Sprintf(format, args...)}
 }
@@ -57,11 +66,17 @@ func wrap(sentinel error, format string, args ...any) error {
 // Error is a sentinel with a message meant for the client. Its Error method
 // returns the message alone, so the transport can show it as it is.
 type Error struct {
-	kind error
-	msg  string
+	kind     error
+	msg      string
+	reason   string
+	metadata map[string]string
 }
 
 func (e *Error) Error() string { return e.msg }
+
+// Reason returns the machine-readable reason, "" when there is none, and
+// its metadata.
+func (e *Error) Reason() (string, map[string]string) { return e.reason, e.metadata }
 
 // Unwrap lets errors.Is find the sentinel.
 func (e *Error) Unwrap() error { return e.kind }

@@ -212,3 +212,20 @@ func TestPrefixLeavesTheOriginalAlone(t *testing.T) {
 		t.Fatalf("Prefix changed its argument: %v", orig.Violations)
 	}
 }
+
+func TestFailedPreconditionWith(t *testing.T) {
+	err := fmt.Errorf("adding: %w", failure.FailedPreconditionWith("BOOK_OUT_OF_STOCK", map[string]string{"book_id": "b1"}, "book %s is out of stock", "b1"))
+	if !errors.Is(err, failure.ErrFailedPrecondition) {
+		t.Fatalf("%v is not ErrFailedPrecondition", err)
+	}
+	var fe *failure.Error
+	if !errors.As(err, &fe) || fe.Error() != "book b1 is out of stock" {
+		t.Fatalf("message of %v", err)
+	}
+	if reason, meta := fe.Reason(); reason != "BOOK_OUT_OF_STOCK" || meta["book_id"] != "b1" {
+		t.Fatalf("reason %q %v", reason, meta)
+	}
+	if reason, _ := failure.FailedPrecondition("in use").(*failure.Error).Reason(); reason != "" {
+		t.Fatalf("a plain failure has the reason %q", reason)
+	}
+}
