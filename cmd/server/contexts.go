@@ -14,10 +14,12 @@ import (
 	"github.com/bookworm-store/bookworm/internal/adapters/inproc"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/catalogstore"
+	"github.com/bookworm-store/bookworm/internal/adapters/postgres/notificationstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/outbox"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/ratingstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/rpc"
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
+	"github.com/bookworm-store/bookworm/internal/core/notification"
 	"github.com/bookworm-store/bookworm/internal/core/rating"
 )
 
@@ -27,6 +29,7 @@ import (
 var registry = []contextEntry{
 	{name: "catalog", migrations: catalogstore.Migrations, consumers: catalogConsumers, build: buildCatalog},
 	{name: "rating", migrations: ratingstore.Migrations, consumers: ratingConsumers, build: buildRating, calls: []string{"catalog"}},
+	{name: "notification", migrations: notificationstore.Migrations, consumers: notificationConsumers, build: buildNotification},
 }
 
 // contextEntry is how the server builds one context.
@@ -77,6 +80,8 @@ type infra struct {
 	obs  obsSetup
 	// catalog is the catalog's use cases when this process serves it.
 	catalog *catalog.Service
+	// mail counts the notification context's emails (notification.go).
+	mail *notification.Counters
 }
 
 // contextNames lists the registry's names, in order.

@@ -22,7 +22,7 @@ func TestContextsConfig(t *testing.T) {
 		want    []string
 		wantErr []string
 	}{
-		{name: "every context by default", env: env(), want: []string{"catalog", "rating"}},
+		{name: "every context by default", env: env(), want: []string{"catalog", "rating", "notification"}},
 		{name: "registry order, spaces and repeats ignored", args: []string{"--contexts", " rating, catalog ,rating"}, env: env(), want: []string{"catalog", "rating"}},
 		{name: "catalog alone", env: env("BOOKWORM_CONTEXTS", "catalog"), want: []string{"catalog"}},
 		{name: "rating alone with the catalog's URL", env: env("BOOKWORM_CONTEXTS", "rating", "BOOKWORM_CATALOG_URL", "http://10.0.0.7:8080"), want: []string{"rating"}},

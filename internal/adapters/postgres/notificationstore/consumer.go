@@ -55,7 +55,10 @@ var orderEventTypes = map[string]func() proto.Message{
 }
 
 // EventTypes are the event types OrderEvents consumes.
-func (h *OrderEvents) EventTypes() []string {
+func (h *OrderEvents) EventTypes() []string { return OrderEventTypes() }
+
+// OrderEventTypes are the event types OrderEvents consumes.
+func OrderEventTypes() []string {
 	return []string{
 		events.TypeOf(&orderingv1.OrderPlaced{}), events.TypeOf(&orderingv1.OrderConfirmed{}),
 		events.TypeOf(&orderingv1.OrderFailed{}), events.TypeOf(&orderingv1.OrderCancelled{}),
