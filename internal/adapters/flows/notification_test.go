@@ -266,7 +266,10 @@ func TestOrderEmailsFlow(t *testing.T) {
 			}
 		}
 	}
-	ref := func(id string) string { s := strings.ReplaceAll(id, "-", ""); return "#" + strings.ToUpper(s[len(s)-8:]) }
+	ref := func(id string) string {
+		s := strings.ReplaceAll(id, "-", "")
+		return "#" + strings.ToUpper(s[len(s)-8:])
+	}
 	check("Your BookWorm order "+ref(paid)+" was received", ada, "The Left Hand of Darkness", "€12.50", "€25.00", "€33.99", paid)
 	check("Your BookWorm order "+ref(paid)+" is confirmed", ada, "confirmed and paid", "€8.99", "€33.99", "https://shop.example/orders/"+paid)
 	check("Your BookWorm order "+ref(declined)+" could not be completed", bob, "Your card was declined.", "Nothing was charged.")
