@@ -448,3 +448,51 @@ func TestCleanUpAndMeasure(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// slowMailer takes step of the clock for every send.
+type slowMailer struct {
+	clk  *clock
+	step time.Duration
+	sent int
+}
+
+func (m *slowMailer) Send(context.Context, notification.Email) error {
+	m.clk.add(m.step)
+	m.sent++
+	return nil
+}
+
+// TestSenderStopsBeforeTheLeaseEnds: a batch whose sends take longer than
+// the lease is not finished by its sender: what is left is sent by
+// whichever sender claims it after the lease, never by two at once.
+func TestSenderStopsBeforeTheLeaseEnds(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	store := notificationtest.NewMemory()
+	for range 5 {
+		queueOne(t, store, clk.now())
+	}
+	m := &slowMailer{clk: clk, step: time.Second}
+	s, err := notification.NewSender(store, m, notification.SenderConfig{BatchSize: 5, SendTimeout: time.Second, Lease: 3 * time.Second}, clk.now, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.SendDue(ctx, false)
+	if err != nil || res.Sent != 2 || m.sent != 2 {
+		t.Fatalf("first pass: %+v (%d sent), %v; want 2 within a 3s lease of 1s sends", res, m.sent, err)
+	}
+	if res, _ := s.SendDue(ctx, true); res != (notification.Result{}) {
+		t.Fatalf("the rest was claimed again within the lease: %+v", res)
+	}
+	clk.add(2 * time.Second) // the lease is over
+	if res, _ := s.SendDue(ctx, true); res.Sent != 2 {
+		t.Fatalf("after the lease: %+v", res)
+	}
+	clk.add(3 * time.Second)
+	if res, _ := s.SendDue(ctx, true); res.Sent != 1 {
+		t.Fatalf("the last one: %+v", res)
+	}
+	if m.sent != 5 {
+		t.Fatalf("%d sends of 5 emails", m.sent)
+	}
+}

@@ -127,11 +127,20 @@ type Result struct {
 func (s *Sender) SendDue(ctx context.Context, retries bool) (Result, error) {
 	var res Result
 	for {
-		batch, err := s.outbox.Claim(ctx, ClaimQuery{Now: s.now().UTC(), Retries: retries, Limit: s.cfg.BatchSize, Lease: s.cfg.Lease})
+		claimed := s.now()
+		batch, err := s.outbox.Claim(ctx, ClaimQuery{Now: claimed.UTC(), Retries: retries, Limit: s.cfg.BatchSize, Lease: s.cfg.Lease})
 		if err != nil {
 			return res, fmt.Errorf("notification: claim: %w", err)
 		}
-		for _, e := range batch {
+		for i, e := range batch {
+			// Only while a whole send still fits in the lease: after it,
+			// another sender may claim the email. The rest of the batch
+			// comes back when the lease is over.
+			if s.now().Sub(claimed)+s.cfg.SendTimeout >= s.cfg.Lease {
+				s.log.WarnContext(ctx, "sending took most of the lease; leaving the rest of the batch for later",
+					slog.Int("left", len(batch)-i))
+				return res, nil
+			}
 			if err := s.send(ctx, e, &res); err != nil {
 				return res, err
 			}
