@@ -42,6 +42,8 @@ type config struct {
 	Events eventsConfig
 	// Stripe is the Stripe payment gateway and its webhook.
 	Stripe stripeConfig
+	// Notification is the order emails: SMTP, the shop, the sender.
+	Notification notificationConfig
 }
 
 // envPrefix starts every environment variable the server reads.
@@ -113,6 +115,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	obsFlags(&c.Observability, str, boolean, &sampleRatio)
 	eventsFlags(&c.Events, str, integer, duration)
 	stripeFlags(&c.Stripe, getenv, str)
+	notificationFlags(&c.Notification, fs, getenv, str, boolean, integer, duration)
 	err := fs.Parse(args)
 	if err != nil {
 		return config{}, err
@@ -129,6 +132,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	problems = append(problems, c.Observability.finish(c, sampleRatio)...)
 	problems = append(problems, c.Events.finish()...)
 	problems = append(problems, c.Stripe.finish()...)
+	problems = append(problems, c.Notification.finish()...)
 	if err := errors.Join(problems...); err != nil {
 		return config{}, fmt.Errorf("invalid configuration:\n%w", err)
 	}

@@ -15,11 +15,13 @@ import (
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/basketstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/catalogstore"
+	"github.com/bookworm-store/bookworm/internal/adapters/postgres/notificationstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/outbox"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/ratingstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/rpc"
 	"github.com/bookworm-store/bookworm/internal/core/basket"
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
+	"github.com/bookworm-store/bookworm/internal/core/notification"
 	"github.com/bookworm-store/bookworm/internal/core/rating"
 )
 
@@ -30,6 +32,7 @@ var registry = []contextEntry{
 	{name: "catalog", migrations: catalogstore.Migrations, consumers: catalogConsumers, build: buildCatalog},
 	{name: "rating", migrations: ratingstore.Migrations, consumers: ratingConsumers, build: buildRating, calls: []string{"catalog"}},
 	{name: "basket", migrations: basketstore.Migrations, consumers: basketConsumers, build: buildBasket, calls: []string{"catalog"}},
+	{name: "notification", migrations: notificationstore.Migrations, consumers: notificationConsumers, build: buildNotification},
 }
 
 // contextEntry is how the server builds one context.
@@ -82,6 +85,8 @@ type infra struct {
 	catalog *catalog.Service
 	// basket is the basket's use cases when this process serves it.
 	basket *basket.Service
+	// mail counts the notification context's emails (notification.go).
+	mail *notification.Counters
 }
 
 // contextNames lists the registry's names, in order.

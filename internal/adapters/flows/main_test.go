@@ -11,11 +11,12 @@ import (
 	"testing"
 
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/catalogstore"
+	"github.com/bookworm-store/bookworm/internal/adapters/postgres/notificationstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/outbox"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/pgtest"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/ratingstore"
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(pgtest.Main(m, catalogstore.Migrations, ratingstore.Migrations, outbox.Migrations))
+	os.Exit(pgtest.Main(m, catalogstore.Migrations, ratingstore.Migrations, notificationstore.Migrations, outbox.Migrations))
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/bookworm-store/bookworm/internal/adapters/events"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/catalogstore"
+	"github.com/bookworm-store/bookworm/internal/adapters/postgres/notificationstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/outbox"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/pgtest"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/ratingstore"
@@ -113,7 +114,7 @@ func TestLegacyDatabaseUpgrades(t *testing.T) {
 	fillLegacy(t, ctx, name)
 
 	pool, err := postgres.Connect(ctx, pgtest.URL(name), pgtest.DiscardLog(),
-		catalogstore.Migrations, ratingstore.Migrations, outbox.Migrations)
+		catalogstore.Migrations, ratingstore.Migrations, notificationstore.Migrations, outbox.Migrations)
 	if err != nil {
 		t.Fatalf("upgrade: %v", err)
 	}
@@ -202,7 +203,7 @@ func TestLegacyDatabaseUpgrades(t *testing.T) {
 	}
 	// And migrating again changes nothing.
 	again, err := postgres.Connect(ctx, pgtest.URL(name), pgtest.DiscardLog(),
-		catalogstore.Migrations, ratingstore.Migrations, outbox.Migrations)
+		catalogstore.Migrations, ratingstore.Migrations, notificationstore.Migrations, outbox.Migrations)
 	if err != nil {
 		t.Fatal(err)
 	}
