@@ -85,20 +85,23 @@ func (f *ratingFlow) consume(contextName string, h rabbitmq.Handler) *rabbitmq.C
 	return c
 }
 
-// settled waits until the catalog counts want reviews of bookID and agrees
-// with the rating context.
+// settled waits until the catalog has applied every review event written
+// so far, counts want reviews of bookID and agrees with the rating context.
+// Figures that agree while events are still on their way are no proof: the
+// pending ones can cancel out and then arrive one at a time (unapplied).
 func (f *ratingFlow) settled(bookID string, want int64) {
 	f.t.Helper()
 	deadline := time.Now().Add(relayWait)
 	for {
+		pending := f.unapplied()
 		s := f.summary(bookID)
 		sum, count := f.bookRating(bookID)
-		if s.Count() == want && int64(count) == want && sum == s.Sum() {
+		if pending == 0 && s.Count() == want && int64(count) == want && sum == s.Sum() {
 			break
 		}
 		if time.Now().After(deadline) {
-			f.t.Fatalf("not settled after %s: catalog sum %d count %d, rating context sum %d count %d, want count %d",
-				relayWait, sum, count, s.Sum(), s.Count(), want)
+			f.t.Fatalf("not settled after %s: catalog sum %d count %d, rating context sum %d count %d, want count %d, %d events not applied",
+				relayWait, sum, count, s.Sum(), s.Count(), want, pending)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
