@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"net/http"
 	"slices"
 	"strings"
 
@@ -14,10 +16,13 @@ import (
 	"github.com/bookworm-store/bookworm/internal/adapters/inproc"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/catalogstore"
+	"github.com/bookworm-store/bookworm/internal/adapters/postgres/orderingstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/outbox"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/ratingstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/rpc"
+	"github.com/bookworm-store/bookworm/internal/core/basket"
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
+	"github.com/bookworm-store/bookworm/internal/core/ordering"
 	"github.com/bookworm-store/bookworm/internal/core/rating"
 )
 
@@ -27,6 +32,7 @@ import (
 var registry = []contextEntry{
 	{name: "catalog", migrations: catalogstore.Migrations, consumers: catalogConsumers, build: buildCatalog},
 	{name: "rating", migrations: ratingstore.Migrations, consumers: ratingConsumers, build: buildRating, calls: []string{"catalog"}},
+	{name: "ordering", migrations: orderingstore.Migrations, consumers: orderingConsumers, build: buildOrdering, calls: []string{"catalog"}},
 }
 
 // contextEntry is how the server builds one context.
@@ -60,6 +66,8 @@ type servedContext struct {
 	loops []loop
 	// close releases what the context holds, after the last request.
 	close func()
+	// handlers are extra HTTP handlers by path (development aids).
+	handlers map[string]http.Handler
 }
 
 // loop is a named background loop of a context.
@@ -77,6 +85,12 @@ type infra struct {
 	obs  obsSetup
 	// catalog is the catalog's use cases when this process serves it.
 	catalog *catalog.Service
+	// basket is the basket's use cases when this process serves it.
+	basket *basket.Service
+	// ordering, its saga consumer and payment gateway, when served here.
+	ordering       *ordering.Service
+	orderingSaga   *orderingstore.Saga
+	paymentGateway ordering.PaymentGateway
 }
 
 // contextNames lists the registry's names, in order.
@@ -207,6 +221,12 @@ func (cs *contexts) services() (out []rpc.Service) {
 	return out
 }
 
+func (cs *contexts) handlers() map[string]http.Handler {
+	out := map[string]http.Handler{}
+	cs.each(func(s *servedContext) { maps.Copy(out, s.handlers) })
+	return out
+}
+
 func (cs *contexts) loops() (out []loop) {
 	cs.each(func(s *servedContext) { out = append(out, s.loops...) })
 	return out
@@ -239,10 +259,15 @@ func (cs *contexts) close() {
 	})
 }
 
-// catalogConsumers: the catalog counts reviews into its books.
+// catalogConsumers: the catalog counts reviews into its books and keeps
+// the stock of orders (reserve, commit, release).
 func catalogConsumers(in *infra) []eventConsumer {
 	ratings := catalogstore.NewCatalogRatings(in.pool, nil)
-	return []eventConsumer{{context: "catalog", eventTypes: ratings.EventTypes(), handler: ratings.Handle}}
+	stock := catalogstore.NewStockOrders(in.pool, nil)
+	return []eventConsumer{
+		{context: "catalog", eventTypes: ratings.EventTypes(), handler: ratings.Handle},
+		{context: "catalog", eventTypes: stock.EventTypes(), handler: stock.Handle},
+	}
 }
 
 // buildCatalog: the catalog's use cases over the cached book store, whose

@@ -43,6 +43,9 @@ type Policy struct {
 	// tried again (default 10s), doubling up to an hour. Compensations are
 	// never given up: it is the customer's money.
 	CompensationBackoff time.Duration
+	// SweepParallelism is how many orders ResumeStuck resumes at once
+	// (default 4).
+	SweepParallelism int
 }
 
 func (p Policy) withDefaults() Policy {
@@ -62,6 +65,9 @@ func (p Policy) withDefaults() Policy {
 	}
 	if p.PaymentAttempts <= 0 {
 		p.PaymentAttempts = 4
+	}
+	if p.SweepParallelism <= 0 {
+		p.SweepParallelism = 4
 	}
 	return p
 }

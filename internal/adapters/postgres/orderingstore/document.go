@@ -12,21 +12,21 @@ import (
 // document is the jsonb form of the parts of an order no query selects on.
 // Its field names are the stored format: rename none.
 type document struct {
-	BuyerEmail   string         `json:"buyer_email,omitempty"`
-	BuyerName    string         `json:"buyer_name,omitempty"`
-	Fingerprint  string         `json:"fingerprint"`
-	Lines        []lineDoc      `json:"lines"`
-	Currency     string         `json:"currency"`
-	TotalMinor   int64          `json:"total_minor"`
-	Address      addressDoc     `json:"address"`
-	PaymentToken string         `json:"payment_token"`
-	PaymentID    string         `json:"payment_id,omitempty"`
-	ClientSecret string         `json:"client_secret,omitempty"`
-	ActionExpiry *time.Time     `json:"action_expiry,omitempty"`
-	Captured     bool           `json:"captured,omitempty"`
-	Failure      *failureDoc    `json:"failure,omitempty"`
-	Compensation int            `json:"compensation,omitempty"`
-	Attempts     int            `json:"attempts,omitempty"`
+	BuyerEmail   string      `json:"buyer_email,omitempty"`
+	BuyerName    string      `json:"buyer_name,omitempty"`
+	Fingerprint  string      `json:"fingerprint"`
+	Lines        []lineDoc   `json:"lines"`
+	Currency     string      `json:"currency"`
+	TotalMinor   int64       `json:"total_minor"`
+	Address      addressDoc  `json:"address"`
+	PaymentToken string      `json:"payment_token"`
+	PaymentID    string      `json:"payment_id,omitempty"`
+	ClientSecret string      `json:"client_secret,omitempty"`
+	ActionExpiry *time.Time  `json:"action_expiry,omitempty"`
+	Captured     bool        `json:"captured,omitempty"`
+	Failure      *failureDoc `json:"failure,omitempty"`
+	Compensation int         `json:"compensation,omitempty"`
+	Attempts     int         `json:"attempts,omitempty"`
 }
 
 type lineDoc struct {
