@@ -167,7 +167,7 @@ func buildOrdering(ctx context.Context, in *infra) (*servedContext, error) {
 			{name: "order sweeper", run: func(ctx context.Context) error { return sweep(ctx, svc, oc, in.log) }},
 		},
 	}
-	if sim, ok := gw.(*simulated.Gateway); ok && in.cfg.Env == "dev" {
+	if sim, ok := gw.(*simulated.Gateway); ok {
 		s.handlers = map[string]http.Handler{simulatedPaymentsPath: simulatedPayments(sim)}
 	}
 	return s, nil
@@ -200,9 +200,10 @@ func sweep(ctx context.Context, svc *ordering.Service, oc orderingConfig, log *s
 	}
 }
 
-// simulatedPaymentsPath serves, in development with the simulated gateway
-// only, what the gateway did for an order's charge key: tests count charges
-// and see refunds through it.
+// simulatedPaymentsPath serves, with the simulated gateway only (which
+// takes no money), what the gateway did for an order's charge key: tests
+// count charges and see refunds through it. A real gateway has its own
+// dashboard; nothing is mounted for it.
 const simulatedPaymentsPath = "/debug/simulated-payments"
 
 func simulatedPayments(g *simulated.Gateway) http.Handler {
