@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/bookworm-store/bookworm/internal/adapters/connectclient"
+	bwevents "github.com/bookworm-store/bookworm/internal/adapters/events"
 	"github.com/bookworm-store/bookworm/internal/adapters/inproc"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/catalogstore"
@@ -260,13 +261,32 @@ func (cs *contexts) close() {
 }
 
 // catalogConsumers: the catalog counts reviews into its books and keeps
-// the stock of orders (reserve, commit, release).
+// the stock of orders (reserve, commit, release), both on its one queue.
 func catalogConsumers(in *infra) []eventConsumer {
 	ratings := catalogstore.NewCatalogRatings(in.pool, nil)
 	stock := catalogstore.NewStockOrders(in.pool, nil)
-	return []eventConsumer{
-		{context: "catalog", eventTypes: ratings.EventTypes(), handler: ratings.Handle},
-		{context: "catalog", eventTypes: stock.EventTypes(), handler: stock.Handle},
+	types, handler := byType(map[string][]string{"ratings": ratings.EventTypes(), "stock": stock.EventTypes()},
+		map[string]bwevents.Handler{"ratings": ratings.Handle, "stock": stock.Handle})
+	return []eventConsumer{{context: "catalog", eventTypes: types, handler: handler}}
+}
+
+// byType joins the handlers of one context's queue: each event goes to the
+// handler that named its type.
+func byType(types map[string][]string, handlers map[string]bwevents.Handler) ([]string, bwevents.Handler) {
+	route := map[string]bwevents.Handler{}
+	var all []string
+	for _, name := range slices.Sorted(maps.Keys(types)) {
+		for _, t := range types[name] {
+			route[t] = handlers[name]
+			all = append(all, t)
+		}
+	}
+	return all, func(ctx context.Context, msg bwevents.Message) error {
+		h, ok := route[msg.Type]
+		if !ok {
+			return fmt.Errorf("no handler for the event type %q", msg.Type)
+		}
+		return h(ctx, msg)
 	}
 }
 
