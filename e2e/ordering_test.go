@@ -44,7 +44,7 @@ func connectOptions(t *testing.T, o clientOptions) (*http.Client, []connect.Clie
 	t.Helper()
 	var opts []connect.ClientOption
 	if o.Token != "" {
-		opts = append(opts, connect.WithInterceptors(bearer(o.Token)))
+		opts = append(opts, connect.WithInterceptors(bearerStreams{bearer(o.Token), o.Token}))
 	}
 	httpClient := http1Client(t)
 	switch o.Protocol {
@@ -63,6 +63,24 @@ func connectOptions(t *testing.T, o clientOptions) (*http.Client, []connect.Clie
 		t.Fatalf("unknown protocol %q", o.Protocol)
 	}
 	return httpClient, opts
+}
+
+// bearerStreams sends the token on unary calls and on streams (WatchOrder).
+type bearerStreams struct {
+	connect.UnaryInterceptorFunc
+	token string
+}
+
+func (b bearerStreams) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
+		conn := next(ctx, spec)
+		conn.RequestHeader().Set("Authorization", "Bearer "+b.token)
+		return conn
+	}
+}
+
+func (b bearerStreams) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return next
 }
 
 func newOrderingClient(t *testing.T, o clientOptions, base string) orderingv1connect.OrderingServiceClient {
