@@ -606,8 +606,10 @@ func TestCancelAfterConfirmationRefunds(t *testing.T) {
 // the same database and broker) sees every transition of an order placed
 // and moved through replica A, in order, with keep-alives, until the order
 // is final.
+//
+// Not parallel: replica B consumes the ordering queue too, and the cases
+// that count the suite server's simulated charges must not share it.
 func TestWatchOrderAcrossReplicas(t *testing.T) {
-	t.Parallel()
 	b := startExtraServer(t, "replica-b", append(append(issuerEnv(), "BOOKWORM_RATE_LIMIT=false"), orderingEnv()...)...)
 	book := stockedBook(t, 2)
 	s := newShopper(t, connectProto)
