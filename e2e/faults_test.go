@@ -160,7 +160,7 @@ func TestWritesSurviveAPostgresRestart(t *testing.T) {
 	mu.Unlock()
 
 	// What the database holds: the committed books of the fixture.
-	rows, err := serverPool(t).Query(t.Context(), "SELECT id::text FROM books WHERE category_id = $1", f.category.GetId())
+	rows, err := serverPool(t).Query(t.Context(), "SELECT id::text FROM catalog.books WHERE category_id = $1", f.category.GetId())
 	if err != nil {
 		t.Fatal(err)
 	}

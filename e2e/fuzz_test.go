@@ -191,7 +191,7 @@ func (r *fuzzRun) structured(m protoreflect.MethodDescriptor, w wire, c fuzzCall
 		if err != nil {
 			// JSON writes a FieldMask as one string of camelCase paths and
 			// cannot carry every path binary can: drop those (hostileJSON
-			// sends broken masks as raw JSON).
+			// sends broken masks as raw JSON), and clamp Timestamps.
 			jsonSafeMasks(msg)
 			body, err = protojson.Marshal(msg)
 		}
@@ -222,6 +222,16 @@ func jsonSafeMasks(m protoreflect.Message) {
 			for i := range v.List().Len() {
 				jsonSafeMasks(v.List().Get(i).Message())
 			}
+			return true
+		}
+		if fd.Message().FullName() == "google.protobuf.Timestamp" {
+			// JSON writes a Timestamp as RFC 3339 and cannot carry one out of
+			// the years 1 to 9999 or with bad nanos: clamp it (binary sends
+			// those as they are).
+			tm := v.Message()
+			secs, nanos := tm.Descriptor().Fields().ByName("seconds"), tm.Descriptor().Fields().ByName("nanos")
+			tm.Set(secs, protoreflect.ValueOfInt64(min(max(tm.Get(secs).Int(), -62135596800), 253402300799)))
+			tm.Set(nanos, protoreflect.ValueOfInt32(min(max(int32(tm.Get(nanos).Int()), 0), 999_999_999)))
 			return true
 		}
 		if fd.Message().FullName() != "google.protobuf.FieldMask" {

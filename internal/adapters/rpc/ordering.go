@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/bookworm-store/bookworm/internal/adapters/protoconv"
+	"github.com/bookworm-store/bookworm/internal/core/failure"
 	"github.com/bookworm-store/bookworm/internal/core/ordering"
 	orderingv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/ordering/v1"
 	"github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/ordering/v1/orderingv1connect"
@@ -119,11 +120,21 @@ func (h *OrderingHandler) ListOrders(ctx context.Context, req *connect.Request[o
 	for _, s := range req.Msg.GetStatuses() {
 		in.Statuses = append(in.Statuses, ordering.Status(s))
 	}
+	var v failure.Violations
 	if t := req.Msg.GetCreateTimeStart(); t != nil {
+		if t.CheckValid() != nil {
+			v.Add("create_time_start", "must be a valid time between the years 1 and 9999")
+		}
 		in.CreatedFrom = t.AsTime()
 	}
 	if t := req.Msg.GetCreateTimeEnd(); t != nil {
+		if t.CheckValid() != nil {
+			v.Add("create_time_end", "must be a valid time between the years 1 and 9999")
+		}
 		in.CreatedBefore = t.AsTime()
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
 	}
 	page, err := h.svc.ListOrders(ctx, in)
 	if err != nil {
