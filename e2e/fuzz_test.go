@@ -460,7 +460,10 @@ func (r *fuzzRun) hostileBodies(m protoreflect.MethodDescriptor, w wire, c fuzzC
 		r.send(m, w, c, k, bodies[k], false)
 	}
 	r.hostileHeaders(m, w, c, enc)
-	if w == wireConnectJSON && m.Options().(*descriptorpb.MethodOptions).GetIdempotencyLevel() == descriptorpb.MethodOptions_NO_SIDE_EFFECTS {
+	// Connect GET is for unary methods only (a side-effect-free stream,
+	// WatchOrder, is no GET: connect-go answers 405).
+	if w == wireConnectJSON && !m.IsStreamingClient() && !m.IsStreamingServer() &&
+		m.Options().(*descriptorpb.MethodOptions).GetIdempotencyLevel() == descriptorpb.MethodOptions_NO_SIDE_EFFECTS {
 		r.hostileGets(m, c, bodies, enc)
 	}
 	if w == wireGRPC {
