@@ -3,7 +3,8 @@
 # gRPC health check ceiling (wrk, as bench/run.sh), then bench/orders placing
 # orders for many buyers (AddItem, PlaceOrder, WatchOrder until CONFIRMED)
 # for the given time, and the server's peak RSS. Its own database, exchange
-# and queues on the local Postgres and RabbitMQ.
+# and queues on the local Postgres and RabbitMQ (named per run: messages a
+# killed run left in its durable queues must not reach the next run).
 # Usage: bash bench/orders.sh [seconds, default 60] [workers, default 48]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +19,7 @@ go build -o "$work/orders" ./bench/orders
 psql "$pgurl/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)"
 export BOOKWORM_DATABASE_URL="$pgurl/$db?sslmode=disable" BOOKWORM_ADDR="127.0.0.1:$port" \
   BOOKWORM_DEV_KEY_FILE="$work/dev-signing-key.pem" BOOKWORM_RATE_LIMIT=false \
-  BOOKWORM_AMQP_EXCHANGE=bench.orders.events BOOKWORM_AMQP_QUEUE_PREFIX=bench.orders \
+  BOOKWORM_AMQP_EXCHANGE="bench.orders.$$.events" BOOKWORM_AMQP_QUEUE_PREFIX="bench.orders.$$" \
   BOOKWORM_METRICS_ADDR=off
 "$work/bookworm" --seed --seed-books 1000 --log-level warn 2>"$work/server.log" &
 pid=$!
