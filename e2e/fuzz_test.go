@@ -191,7 +191,7 @@ func (r *fuzzRun) structured(m protoreflect.MethodDescriptor, w wire, c fuzzCall
 		if err != nil {
 			// JSON writes a FieldMask as one string of camelCase paths and
 			// cannot carry every path binary can: drop those (hostileJSON
-			// sends broken masks as raw JSON).
+			// sends broken masks as raw JSON), and clamp Timestamps.
 			jsonSafeMasks(msg)
 			body, err = protojson.Marshal(msg)
 		}
@@ -222,6 +222,16 @@ func jsonSafeMasks(m protoreflect.Message) {
 			for i := range v.List().Len() {
 				jsonSafeMasks(v.List().Get(i).Message())
 			}
+			return true
+		}
+		if fd.Message().FullName() == "google.protobuf.Timestamp" {
+			// JSON writes a Timestamp as RFC 3339 and cannot carry one out of
+			// the years 1 to 9999 or with bad nanos: clamp it (binary sends
+			// those as they are).
+			tm := v.Message()
+			secs, nanos := tm.Descriptor().Fields().ByName("seconds"), tm.Descriptor().Fields().ByName("nanos")
+			tm.Set(secs, protoreflect.ValueOfInt64(min(max(tm.Get(secs).Int(), -62135596800), 253402300799)))
+			tm.Set(nanos, protoreflect.ValueOfInt32(min(max(int32(tm.Get(nanos).Int()), 0), 999_999_999)))
 			return true
 		}
 		if fd.Message().FullName() != "google.protobuf.FieldMask" {
@@ -450,7 +460,10 @@ func (r *fuzzRun) hostileBodies(m protoreflect.MethodDescriptor, w wire, c fuzzC
 		r.send(m, w, c, k, bodies[k], false)
 	}
 	r.hostileHeaders(m, w, c, enc)
-	if w == wireConnectJSON && m.Options().(*descriptorpb.MethodOptions).GetIdempotencyLevel() == descriptorpb.MethodOptions_NO_SIDE_EFFECTS {
+	// Connect GET is for unary methods only (a side-effect-free stream,
+	// WatchOrder, is no GET: connect-go answers 405).
+	if w == wireConnectJSON && !m.IsStreamingClient() && !m.IsStreamingServer() &&
+		m.Options().(*descriptorpb.MethodOptions).GetIdempotencyLevel() == descriptorpb.MethodOptions_NO_SIDE_EFFECTS {
 		r.hostileGets(m, c, bodies, enc)
 	}
 	if w == wireGRPC {

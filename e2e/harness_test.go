@@ -101,7 +101,7 @@ func run(m *testing.M) (code int) {
 	}
 	defer stopIssuer()
 	defer stopSuiteCompanions(&code) // split_test.go: the topology's other processes
-	s, err := startSuiteServer(ctx, bin, dbURL, tmp, authEnv...)
+	s, err := startSuiteServer(ctx, bin, dbURL, tmp, append(authEnv, orderingEnv()...)...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: starting the server:", err)
 		if s != nil {

@@ -44,6 +44,8 @@ type config struct {
 	Stripe stripeConfig
 	// Notification is the order emails: SMTP, the shop, the sender.
 	Notification notificationConfig
+	// Ordering is the checkout: payment gateway, saga timeouts, sweeper.
+	Ordering orderingConfig
 }
 
 // envPrefix starts every environment variable the server reads.
@@ -116,6 +118,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	eventsFlags(&c.Events, str, integer, duration)
 	stripeFlags(&c.Stripe, getenv, str)
 	notificationFlags(&c.Notification, fs, getenv, str, boolean, integer, duration)
+	orderingFlags(&c.Ordering, str, integer, duration)
 	err := fs.Parse(args)
 	if err != nil {
 		return config{}, err
@@ -133,6 +136,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	problems = append(problems, c.Events.finish()...)
 	problems = append(problems, c.Stripe.finish()...)
 	problems = append(problems, c.Notification.finish()...)
+	problems = append(problems, c.Ordering.finish()...)
+	if c.Ordering.PaymentGateway == "stripe" {
+		if err := c.Stripe.requireStripe(); err != nil {
+			problems = append(problems, err)
+		}
+	}
 	if err := errors.Join(problems...); err != nil {
 		return config{}, fmt.Errorf("invalid configuration:\n%w", err)
 	}

@@ -90,3 +90,38 @@ func TestParseConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestOrderingConfig: the ordering settings are validated.
+func TestOrderingConfig(t *testing.T) {
+	env := func(kv ...string) func(string) string {
+		m := map[string]string{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return func(k string) string { return m[k] }
+	}
+	c, err := parseConfig(nil, env(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Ordering.PaymentGateway != "simulated" || c.Ordering.SweepInterval <= 0 || c.Ordering.WatchKeepAlive <= 0 {
+		t.Fatalf("ordering defaults = %+v", c.Ordering)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--payment-gateway", "paypal"}, `payment-gateway "paypal" must be one of`},
+		{[]string{"--order-sweep-interval", "0s"}, "order-sweep-interval must be positive"},
+		{[]string{"--order-sweep-parallelism", "0"}, "order-sweep-parallelism must be between 1 and 100"},
+		{[]string{"--order-payment-attempts", "1000"}, "order-payment-attempts must be between 1 and 100"},
+		{[]string{"--watch-keepalive", "-1s"}, "watch-keepalive must be positive"},
+	} {
+		if _, err := parseConfig(tt.args, env(), io.Discard); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: error = %v, want %q", tt.args, err, tt.want)
+		}
+	}
+	if _, err := parseConfig(nil, env("BOOKWORM_ORDER_SWEEP_BATCH", "0"), io.Discard); err == nil || !strings.Contains(err.Error(), "order-sweep-batch") {
+		t.Errorf("BOOKWORM_ORDER_SWEEP_BATCH=0: %v", err)
+	}
+}

@@ -5,23 +5,28 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"net/http"
 	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/bookworm-store/bookworm/internal/adapters/connectclient"
+	bwevents "github.com/bookworm-store/bookworm/internal/adapters/events"
 	"github.com/bookworm-store/bookworm/internal/adapters/inproc"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/basketstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/catalogstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/notificationstore"
+	"github.com/bookworm-store/bookworm/internal/adapters/postgres/orderingstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/outbox"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/ratingstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/rpc"
 	"github.com/bookworm-store/bookworm/internal/core/basket"
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
 	"github.com/bookworm-store/bookworm/internal/core/notification"
+	"github.com/bookworm-store/bookworm/internal/core/ordering"
 	"github.com/bookworm-store/bookworm/internal/core/rating"
 )
 
@@ -32,6 +37,7 @@ var registry = []contextEntry{
 	{name: "catalog", migrations: catalogstore.Migrations, consumers: catalogConsumers, build: buildCatalog},
 	{name: "rating", migrations: ratingstore.Migrations, consumers: ratingConsumers, build: buildRating, calls: []string{"catalog"}},
 	{name: "basket", migrations: basketstore.Migrations, consumers: basketConsumers, build: buildBasket, calls: []string{"catalog"}},
+	{name: "ordering", migrations: orderingstore.Migrations, consumers: orderingConsumers, build: buildOrdering, calls: []string{"catalog"}},
 	{name: "notification", migrations: notificationstore.Migrations, consumers: notificationConsumers, build: buildNotification},
 }
 
@@ -66,6 +72,8 @@ type servedContext struct {
 	loops []loop
 	// close releases what the context holds, after the last request.
 	close func()
+	// handlers are extra HTTP handlers by path (development aids).
+	handlers map[string]http.Handler
 }
 
 // loop is a named background loop of a context.
@@ -87,6 +95,10 @@ type infra struct {
 	basket *basket.Service
 	// mail counts the notification context's emails (notification.go).
 	mail *notification.Counters
+	// ordering, its saga consumer and payment gateway, when served here.
+	ordering       *ordering.Service
+	orderingSaga   *orderingstore.Saga
+	paymentGateway ordering.PaymentGateway
 }
 
 // contextNames lists the registry's names, in order.
@@ -217,6 +229,12 @@ func (cs *contexts) services() (out []rpc.Service) {
 	return out
 }
 
+func (cs *contexts) handlers() map[string]http.Handler {
+	out := map[string]http.Handler{}
+	cs.each(func(s *servedContext) { maps.Copy(out, s.handlers) })
+	return out
+}
+
 func (cs *contexts) loops() (out []loop) {
 	cs.each(func(s *servedContext) { out = append(out, s.loops...) })
 	return out
@@ -249,10 +267,34 @@ func (cs *contexts) close() {
 	})
 }
 
-// catalogConsumers: the catalog counts reviews into its books.
+// catalogConsumers: the catalog counts reviews into its books and keeps
+// the stock of orders (reserve, commit, release), both on its one queue.
 func catalogConsumers(in *infra) []eventConsumer {
 	ratings := catalogstore.NewCatalogRatings(in.pool, nil)
-	return []eventConsumer{{context: "catalog", eventTypes: ratings.EventTypes(), handler: ratings.Handle}}
+	stock := catalogstore.NewStockOrders(in.pool, nil)
+	types, handler := byType(map[string][]string{"ratings": ratings.EventTypes(), "stock": stock.EventTypes()},
+		map[string]bwevents.Handler{"ratings": ratings.Handle, "stock": stock.Handle})
+	return []eventConsumer{{context: "catalog", eventTypes: types, handler: handler}}
+}
+
+// byType joins the handlers of one context's queue: each event goes to the
+// handler that named its type.
+func byType(types map[string][]string, handlers map[string]bwevents.Handler) ([]string, bwevents.Handler) {
+	route := map[string]bwevents.Handler{}
+	var all []string
+	for _, name := range slices.Sorted(maps.Keys(types)) {
+		for _, t := range types[name] {
+			route[t] = handlers[name]
+			all = append(all, t)
+		}
+	}
+	return all, func(ctx context.Context, msg bwevents.Message) error {
+		h, ok := route[msg.Type]
+		if !ok {
+			return fmt.Errorf("no handler for the event type %q", msg.Type)
+		}
+		return h(ctx, msg)
+	}
 }
 
 // buildCatalog: the catalog's use cases over the cached book store, whose

@@ -22,15 +22,15 @@ func TestContextsConfig(t *testing.T) {
 		want    []string
 		wantErr []string
 	}{
-		{name: "every context by default", env: env(), want: []string{"catalog", "rating", "basket", "notification"}},
+		{name: "every context by default", env: env(), want: []string{"catalog", "rating", "basket", "ordering", "notification"}},
 		{name: "basket alone with the catalog's URL", env: env("BOOKWORM_CONTEXTS", "basket", "BOOKWORM_CATALOG_URL", "http://10.0.0.7:8080"), want: []string{"basket"}},
 		{name: "basket without the catalog needs its URL", args: []string{"--contexts", "basket"}, env: env(),
 			wantErr: []string{"basket without catalog needs catalog-url (BOOKWORM_CATALOG_URL)"}},
 		{name: "registry order, spaces and repeats ignored", args: []string{"--contexts", " rating, catalog ,rating"}, env: env(), want: []string{"catalog", "rating"}},
 		{name: "catalog alone", env: env("BOOKWORM_CONTEXTS", "catalog"), want: []string{"catalog"}},
 		{name: "rating alone with the catalog's URL", env: env("BOOKWORM_CONTEXTS", "rating", "BOOKWORM_CATALOG_URL", "http://10.0.0.7:8080"), want: []string{"rating"}},
-		{name: "unknown names are named, with the known ones", args: []string{"--contexts", "catalog,ordering,Rating"}, env: env(),
-			wantErr: []string{`"ordering"`, `"Rating"`, "known contexts: catalog, rating, basket"}},
+		{name: "unknown names are named, with the known ones", args: []string{"--contexts", "catalog,shipping,Rating"}, env: env(),
+			wantErr: []string{`"shipping"`, `"Rating"`, "known contexts: catalog, rating, basket, ordering, notification"}},
 		{name: "none", args: []string{"--contexts", " , "}, env: env(), wantErr: []string{"none given", "catalog, rating, basket"}},
 		{name: "rating without the catalog needs its URL", args: []string{"--contexts", "rating"}, env: env(),
 			wantErr: []string{"rating without catalog needs catalog-url (BOOKWORM_CATALOG_URL)"}},

@@ -155,6 +155,9 @@ func newRoutes(cfg config, ctxs *contexts, authn authSetup, obs obsSetup, pinger
 	if authn.dev != nil {
 		routes.Handle(auth.DevIssuerPath+"/", authn.dev.Handler())
 	}
+	for path, h := range ctxs.handlers() {
+		routes.Handle(path, h)
+	}
 	return routes, nil
 }
 
@@ -162,7 +165,7 @@ func newRoutes(cfg config, ctxs *contexts, authn authSetup, obs obsSetup, pinger
 // HTTP/2 (over TLS 1.3, or h2c without TLS).
 func newHTTPServer(cfg config, routes *rpc.Routes, log *slog.Logger) (*http.Server, error) {
 	srv := &http.Server{
-		Handler:           auth.CORS(rpc.GuardGetQueries(routes.Handler(cfg.MaxRequestBytes)), cfg.Auth.CORSOrigins),
+		Handler:           auth.CORS(rpc.LongStreams(rpc.GuardGetQueries(routes.Handler(cfg.MaxRequestBytes))), cfg.Auth.CORSOrigins),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

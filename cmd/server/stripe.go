@@ -99,27 +99,12 @@ func (s *stripeConfig) requireStripe() error {
 	return errors.Join(errs...)
 }
 
-// Wiring (the ordering context's build, buildOrdering in contexts.go):
-//
-//	var gw ordering.PaymentGateway = simulated.New()     // --payment-gateway simulated (default)
-//	var sgw *stripe.Gateway
-//	if cfg.PaymentGateway == "stripe" {                   // its finish() calls cfg.Stripe.requireStripe()
-//		sgw, err = newStripeGateway(cfg.Stripe, log)
-//		gw = sgw
-//	}
-//	svc := ordering.NewService(ordering.Deps{..., Gateway: gw})
-//	if sgw != nil {
-//		h, err := newStripeWebhook(cfg.Stripe, svc, sgw, log) // svc is the PaymentUpdates sink
-//		handlers[stripe.WebhookPath] = h                       // POST /webhooks/stripe, no bearer token
-//	}
-//
-// servedContext has no plain HTTP handlers yet: give it a field (path →
-// http.Handler) that newRoutes mounts with routes.Handle, as it mounts the
-// development issuer.
-// The webhook is a plain handler on the routes' mux: Connect's auth
-// interceptors do not apply (Stripe signs instead), the server's request
-// size limit and the handler's own (256 KiB) do. Serve it only in the
-// processes that serve the ordering context.
+// Wiring: "stripe" in paymentGateways (ordering.go) builds the gateway;
+// buildOrdering mounts the webhook at POST /webhooks/stripe in the
+// processes that serve the ordering context. The webhook is a plain handler
+// on the routes' mux: Connect's auth interceptors do not apply (Stripe signs
+// instead); the server's request size limit and the handler's own (256 KiB)
+// do.
 
 // newStripeGateway builds the Stripe PaymentGateway (--payment-gateway
 // stripe). The ordering context's build passes it to ordering.NewService.

@@ -148,3 +148,30 @@ func TestStripeConstructors(t *testing.T) {
 	}
 	noSecrets(t, "the logs", logs.String())
 }
+
+// TestStripeGatewaySelectedNeedsItsSecrets: --payment-gateway stripe
+// without the secrets stops the server at start, naming what is missing;
+// with them it parses.
+func TestStripeGatewaySelectedNeedsItsSecrets(t *testing.T) {
+	noEnv := func(string) string { return "" }
+	_, err := parseConfig([]string{"--payment-gateway", "stripe"}, noEnv, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), envStripeSecretKey) || !strings.Contains(err.Error(), envStripeWebhookSecret) {
+		t.Fatalf("err = %v, want one naming both Stripe secrets", err)
+	}
+	withSecrets := func(k string) string {
+		switch k {
+		case envStripeSecretKey:
+			return testStripeKey
+		case envStripeWebhookSecret:
+			return testWebhookSecret
+		}
+		return ""
+	}
+	c, err := parseConfig([]string{"--payment-gateway", "stripe"}, withSecrets, io.Discard)
+	if err != nil {
+		t.Fatalf("with both secrets: %v", err)
+	}
+	if c.Ordering.PaymentGateway != "stripe" {
+		t.Fatalf("gateway %q", c.Ordering.PaymentGateway)
+	}
+}

@@ -3,6 +3,7 @@ package ordering
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 )
 
@@ -141,23 +142,47 @@ func (s *Service) compensate(ctx context.Context, o *Order) (*Order, error) {
 // passed and moves each on: asks the catalog again or gives up on it, charges
 // again or gives up on the payment, fails an expired 3-D Secure wait, retries
 // an owed void or refund. Run it at start (a crash of every replica leaves
-// sagas mid-way) and periodically. It returns how many orders it looked at
-// and the first error; one order's error does not stop the others.
+// sagas mid-way) and periodically. Up to Policy.SweepParallelism orders are
+// resumed at once (each may wait for the gateway). It returns how many
+// orders it looked at and the first error; one order's error does not stop
+// the others.
 func (s *Service) ResumeStuck(ctx context.Context, now time.Time, limit int) (int, error) {
 	due, err := s.store.Due(ctx, now, limit)
 	if err != nil {
 		return 0, err
 	}
-	var first error
-	for i, o := range due {
+	var (
+		mu     sync.Mutex
+		first  error
+		looked int
+		wg     sync.WaitGroup
+	)
+	sem := make(chan struct{}, s.policy.SweepParallelism)
+	for _, o := range due {
 		if ctx.Err() != nil {
-			return i, ctx.Err()
+			break
 		}
-		if err := s.resume(ctx, o, now); err != nil && first == nil {
-			first = err
-		}
+		sem <- struct{}{}
+		mu.Lock()
+		looked++
+		mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := s.resume(ctx, o, now); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		}()
 	}
-	return len(due), first
+	wg.Wait()
+	if ctx.Err() != nil {
+		return looked, ctx.Err()
+	}
+	return looked, first
 }
 
 func (s *Service) resume(ctx context.Context, o *Order, now time.Time) error {

@@ -43,6 +43,9 @@ type Policy struct {
 	// tried again (default 10s), doubling up to an hour. Compensations are
 	// never given up: it is the customer's money.
 	CompensationBackoff time.Duration
+	// SweepParallelism is how many orders ResumeStuck resumes at once
+	// (default 4).
+	SweepParallelism int
 }
 
 func (p Policy) withDefaults() Policy {
@@ -62,6 +65,9 @@ func (p Policy) withDefaults() Policy {
 	}
 	if p.PaymentAttempts <= 0 {
 		p.PaymentAttempts = 4
+	}
+	if p.SweepParallelism <= 0 {
+		p.SweepParallelism = 4
 	}
 	return p
 }
@@ -101,7 +107,9 @@ type Service struct {
 	policy  Policy
 }
 
-// NewService returns the use cases over d.
+// NewService returns the use cases over d. Its clock reads microseconds,
+// the precision stores keep, so an order reads back exactly as it was made
+// (a retried PlaceOrder answers what the first call answered).
 func NewService(d Deps) *Service {
 	now := d.Now
 	if now == nil {
@@ -112,7 +120,7 @@ func NewService(d Deps) *Service {
 		newID = id.New
 	}
 	return &Service{store: d.Store, baskets: d.Baskets, catalog: d.Catalog, gateway: d.Gateway, feed: d.Feed,
-		now: func() time.Time { return now().UTC() }, newID: newID, policy: d.Policy.withDefaults()}
+		now: func() time.Time { return now().UTC().Truncate(time.Microsecond) }, newID: newID, policy: d.Policy.withDefaults()}
 }
 
 // MaxPaymentTokenLen bounds the payment method token.

@@ -189,7 +189,10 @@ func finishBookWrite(ctx context.Context, tx pgx.Tx, id string) (*catalog.Book, 
 // UpdateBook reads the book, applies update and writes the result only if
 // the row still has the version it was read at: the write of a concurrent
 // update that committed first makes this one fail with failure.ErrConflict
-// rather than be lost.
+// rather than be lost. The stock is written as the change the update made
+// to it (a restock of n adds n): the checkout saga moves copies between
+// available, reserved and sold without a new version, and a title edit
+// must not undo a reservation committed meanwhile.
 func (s *Books) UpdateBook(ctx context.Context, id string, update func(*catalog.Book) error) (*catalog.Book, error) {
 	var out *catalog.Book
 	var updateErr error
@@ -208,11 +211,12 @@ func (s *Books) UpdateBook(ctx context.Context, id string, update func(*catalog.
 			return nil
 		}
 		tag, err := tx.Exec(ctx, `UPDATE catalog.books SET title = $3, description = $4, isbn = $5, currency = $6,
-			price_minor = $7, sale_minor = $8, stock = $9, category_id = $10, publisher_id = $11, image_url = $12,
-			update_time = $13, version = $14
+			price_minor = $7, sale_minor = $8, stock = stock + ($9 - $15::integer), category_id = $10, publisher_id = $11,
+			image_url = $12, update_time = $13, version = $14
 			WHERE id = $1 AND version = $2`,
 			id, before.Version, r.Title, r.Description, nullISBN(r.ISBN), r.Price.Currency(), r.Price.Minor(),
-			nullSale(r.SalePrice), r.StockQuantity, r.CategoryID, r.PublisherID, r.ImageURL, r.UpdateTime, r.Version)
+			nullSale(r.SalePrice), r.StockQuantity, r.CategoryID, r.PublisherID, r.ImageURL, r.UpdateTime, r.Version,
+			before.StockQuantity)
 		if err != nil {
 			return err
 		}

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bookworm-store/bookworm/internal/core/catalog/stock"
 	"github.com/bookworm-store/bookworm/internal/core/failure"
-	"github.com/bookworm-store/bookworm/internal/core/stock"
 )
 
 var now = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)

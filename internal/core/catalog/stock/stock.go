@@ -4,10 +4,11 @@
 // release) is applied once per order however often the event that asks for
 // it is delivered.
 //
-// It belongs to the catalog context (DESIGN section 1: the catalog owns
-// stock) and lives in its own package only while internal/core/catalog is
-// being reshaped; it imports nothing of the catalog, so it can move into it
-// (as catalog/stock.go and friends) without changes to its rules.
+// It is part of the catalog context (DESIGN section 1: the catalog owns
+// stock), a package of its own inside it because its names (Item, Line,
+// Event) would collide with the catalog's book rules. The catalog's Postgres
+// store keeps the counts in catalog.books (stock is the available count,
+// the contract's stock_quantity) and the reservations beside them.
 //
 // Preventing oversell under concurrency is the store's half of the bargain:
 // Store.Update must hold every book row of the ledger locked (SELECT ... FOR

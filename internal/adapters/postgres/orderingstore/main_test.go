@@ -1,0 +1,11 @@
+package orderingstore
+
+import (
+	"os"
+	"testing"
+
+	"github.com/bookworm-store/bookworm/internal/adapters/postgres/outbox"
+	"github.com/bookworm-store/bookworm/internal/adapters/postgres/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, Migrations, outbox.Migrations)) }
