@@ -89,12 +89,6 @@ func newOrderingClient(t *testing.T, o clientOptions, base string) orderingv1con
 	return orderingv1connect.NewOrderingServiceClient(hc, base, opts...)
 }
 
-func newBasketClient(t *testing.T, token string) basketv1connect.BasketServiceClient {
-	t.Helper()
-	hc, opts := connectOptions(t, clientOptions{Protocol: connectProto, Token: token})
-	return basketv1connect.NewBasketServiceClient(hc, srv.baseURL, opts...)
-}
-
 // shopper is a user with a basket and an ordering client.
 type shopper struct {
 	id     string
@@ -108,7 +102,7 @@ func newShopper(t *testing.T, p protocol) shopper {
 	s := shopper{id: "buyer-" + token(10)}
 	s.token = userToken(t, s.id)
 	s.orders = newOrderingClient(t, clientOptions{Protocol: p, Token: s.token}, srv.baseURL)
-	s.basket = newBasketClient(t, s.token)
+	s.basket = newBasketClient(t, clientOptions{Protocol: connectProto, Token: s.token})
 	return s
 }
 
