@@ -260,7 +260,7 @@ func TestReviewOfADeletedBookIsCompensated(t *testing.T) {
 	}
 
 	rejected := f.events()
-	if len(rejected) != 1 || rejected[0].Source != catalogstore.CatalogSource {
+	if len(rejected) != 1 || sourceContext(rejected[0].Source) != catalogstore.CatalogSource {
 		t.Fatalf("events after the late review: %+v", rejected)
 	}
 	rej := decode(t, rejected[0], &ratingv1.ReviewRejected{})
