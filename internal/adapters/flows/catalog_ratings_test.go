@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"errors"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -8,9 +9,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/bookworm-store/bookworm/internal/adapters/events"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/catalogstore"
+	"github.com/bookworm-store/bookworm/internal/core/catalog"
 	"github.com/bookworm-store/bookworm/internal/core/rating"
 	ratingv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/rating/v1"
 )
@@ -329,4 +332,38 @@ func TestReviewRaceWithBookDeletion(t *testing.T) {
 	wg.Wait()
 	f.settle()
 	f.agree(bookID)
+}
+
+// TestCatalogRatingsUnknownBookIsAnAnomaly: a review of a book the catalog
+// never had (another deployment's, say) is not rejected, which would make
+// the rating context delete the review: it fails permanently (so the broker
+// dead-letters it at once) and commits nothing, no rejection included.
+func TestCatalogRatingsUnknownBookIsAnAnomaly(t *testing.T) {
+	f := newRatingFixture(t)
+	bookID := f.book()
+	f.review(user(1), bookID, 4)
+	evs := f.events()
+	var created ratingv1.ReviewCreated
+	decode(t, evs[0], &created)
+	created.BookId = "0195f3a0-0000-7000-8000-00000000dead"
+	data, err := proto.Marshal(&created)
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign := evs[0]
+	foreign.Data = data
+	err = f.ratings.Handle(f.ctx, foreign)
+	if !errors.Is(err, events.ErrPermanent) || !errors.Is(err, catalog.ErrUnknownBook) {
+		t.Fatalf("review of an unknown book: %v; want a permanent ErrUnknownBook", err)
+	}
+	if rest := f.events(); len(rest) != 0 {
+		t.Fatalf("events after the anomaly: %+v; want none (no rejection)", rest)
+	}
+	var tallies int
+	if err := f.pool.QueryRow(f.ctx, `SELECT count(*) FROM catalog.review_tallies`).Scan(&tallies); err != nil {
+		t.Fatal(err)
+	}
+	if tallies != 0 {
+		t.Fatalf("%d tallies after the anomaly, want 0", tallies)
+	}
 }

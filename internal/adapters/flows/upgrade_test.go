@@ -177,7 +177,7 @@ func TestLegacyDatabaseUpgrades(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := outbox.Enqueue(ctx, tx, "/bookworm/test", &ratingv1.ReviewRejected{ReviewId: oldReview}); err != nil {
+	if err := outbox.Enqueue(ctx, tx, "test", &ratingv1.ReviewRejected{ReviewId: oldReview}); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Commit(ctx); err != nil {

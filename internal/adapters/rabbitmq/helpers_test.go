@@ -209,7 +209,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func testMessages(n int) []Message {
 	msgs := make([]Message, n)
 	for i := range msgs {
-		msgs[i] = events.NewMessage(testType, "/bookworm/test", fmt.Appendf(nil, "payload %d", i))
+		msgs[i] = events.NewMessage(testType, "test", fmt.Appendf(nil, "payload %d", i))
 	}
 	return msgs
 }

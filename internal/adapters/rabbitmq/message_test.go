@@ -17,11 +17,11 @@ import (
 
 func TestNewProtoMessage(t *testing.T) {
 	event := &ratingv1.ReviewCreated{ReviewId: "r1", BookId: "b1", Stars: 4}
-	m, err := events.NewProtoMessage("/bookworm/rating", event)
+	m, err := events.NewProtoMessage("rating", event)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Type != "bookworm.rating.v1.ReviewCreated" || m.Source != "/bookworm/rating" || m.ContentType != events.ContentTypeProtobuf {
+	if m.Type != "bookworm.rating.v1.ReviewCreated" || m.Source != "rating" || m.ContentType != events.ContentTypeProtobuf {
 		t.Errorf("message = %+v", m)
 	}
 	id, err := uuid.Parse(m.ID)
