@@ -111,7 +111,7 @@ func decodeReviewEvent(msg events.Message) (e catalog.ReviewEvent, err error) {
 
 // rejectReasons maps the core's reasons to the event's.
 var rejectReasons = map[catalog.RejectReason]ratingv1.ReviewRejected_Reason{
-	catalog.RejectedBookDeleted:  ratingv1.ReviewRejected_REASON_BOOK_DELETED,
+	catalog.RejectedBookDeleted: ratingv1.ReviewRejected_REASON_BOOK_DELETED,
 }
 
 // apply applies one review event inside tx. Locks are taken in one order,

@@ -38,7 +38,7 @@ const Channel = "bookworm_outbox"
 // data-modifying CTE runs even when nothing reads it).
 const enqueueSQL = `WITH ins AS (
 	INSERT INTO events.outbox (event_id, type, source, occur_time, traceparent, tracestate, data)
-	SELECT e.id, e.type, '`+events.SourceScheme+`' || (SELECT id::text FROM events.deployment) || '/' || $3, $4, $5, $6, e.data
+	SELECT e.id, e.type, '` + events.SourceScheme + `' || (SELECT id::text FROM events.deployment) || '/' || $3, $4, $5, $6, e.data
 	  FROM unnest($1::uuid[], $2::text[], $7::bytea[]) WITH ORDINALITY AS e (id, type, data, ord)
 	 ORDER BY e.ord
 )
