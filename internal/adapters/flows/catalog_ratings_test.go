@@ -2,6 +2,7 @@ package flows
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -270,6 +271,22 @@ func TestReviewOfADeletedBookIsCompensated(t *testing.T) {
 	if rej.GetReviewId() != late.ID() || rej.GetBookId() != bookID || rej.GetVersion() != 1 ||
 		rej.GetReason() != ratingv1.ReviewRejected_REASON_BOOK_DELETED {
 		t.Fatalf("ReviewRejected %v", rej)
+	}
+	// Rejections that do not match the review (another book; a version
+	// it never had) remove nothing: they fail permanently.
+	for i, forged := range []*ratingv1.ReviewRejected{
+		{ReviewId: late.ID(), BookId: "0195f3a0-0000-7000-8000-00000000b0b0", Version: 1, Reason: ratingv1.ReviewRejected_REASON_BOOK_DELETED},
+		{ReviewId: late.ID(), BookId: bookID, Version: 7, Reason: ratingv1.ReviewRejected_REASON_BOOK_DELETED},
+	} {
+		msg := rejected[0]
+		msg.ID = fmt.Sprintf("0195f3a0-0000-7000-8000-0000000000f%d", i)
+		msg.Data = mustMarshal(t, forged)
+		if err := f.rejects.Handle(f.ctx, msg); !errors.Is(err, events.ErrPermanent) || !errors.Is(err, rating.ErrRejectionMismatch) {
+			t.Fatalf("forged rejection %d: %v; want a permanent ErrRejectionMismatch", i, err)
+		}
+	}
+	if evs := f.events(); len(evs) != 0 {
+		t.Fatalf("events after forged rejections: %+v", evs)
 	}
 	f.deliver(rejected...)
 	f.deliver(rejected...) // twice: the review is removed once

@@ -413,7 +413,7 @@ func TestReviewStoreInTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(context.Background()) // a failed check must not leave it open
-	if err := rating.RejectReview(f.ctx, ratingstore.NewReviews(tx), r.ID(), time.Now()); err != nil {
+	if err := rating.RejectReview(f.ctx, ratingstore.NewReviews(tx), rating.Rejection{ReviewID: r.ID(), BookID: bookID, Version: 1}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Rollback(f.ctx); err != nil {
