@@ -84,7 +84,7 @@ func newBroker(cfg Config, dial func(network, addr string) (net.Conn, error)) (*
 		dial:      dial,
 	}
 	for _, q := range cfg.Queues {
-		n := newQueueNames(cfg.QueuePrefix, q)
+		n := newQueueNames(cfg.QueuePrefix, cfg.Deployment, q)
 		b.queues[q.Context] = &n
 	}
 	go b.manage()
