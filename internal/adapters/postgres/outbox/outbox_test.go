@@ -194,7 +194,7 @@ func TestEnqueueRejects(t *testing.T) {
 		events []proto.Message
 	}{
 		{"empty source", "", []proto.Message{&catalogv1.BookDeleted{}}},
-		{"source with a slash", "catalog", []proto.Message{&catalogv1.BookDeleted{}}},
+		{"source with a slash", "bookworm/catalog", []proto.Message{&catalogv1.BookDeleted{}}},
 		{"nil event", "test", []proto.Message{&catalogv1.BookDeleted{}, nil}},
 	}
 	for _, tt := range tests {
