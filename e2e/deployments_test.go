@@ -209,6 +209,8 @@ func TestTwoDeploymentsShareABroker(t *testing.T) {
 		if n := metricValue(t, d.srv, "bookworm_events_permanent_failures_total"); n != 0 {
 			t.Errorf("%s: %v permanent failures, want 0", d.name, n)
 		}
+		t.Logf("%s (%s): %d reviews kept, %v foreign events dropped", d.name, ids[d.name], len(d.reviews),
+			metricValue(t, d.srv, "bookworm_events_foreign_dropped_total"))
 		logs, err := os.ReadFile(d.srv.logPath)
 		if err != nil {
 			t.Fatal(err)
