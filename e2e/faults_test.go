@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/grpc/health/grpc_health_v1"
 
 	catalogv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/catalog/v1"
 )
@@ -22,9 +24,11 @@ import (
 // TestReadinessFollowsAFrozenBroker freezes the run's RabbitMQ (podman
 // pause: its sockets stay open, nothing answers, as behind a partition) for
 // longer than the AMQP heartbeat: the server notices without any socket
-// error, /readyz says 503 meanwhile, writes go on into the outbox, and once
-// the broker thaws the server reconnects, /readyz says 200 and the events
-// written during the freeze arrive.
+// error, /readyz says 503 meanwhile and gRPC health says NOT_SERVING for
+// every served service and for the server as a whole (""), writes go on
+// into the outbox, and once the broker thaws the server reconnects, /readyz
+// says 200, gRPC health SERVING again, and the events written during the
+// freeze arrive.
 func TestReadinessFollowsAFrozenBroker(t *testing.T) {
 	needOwnContainers(t)
 	log, _ := watchCatalogEvents(t)
@@ -45,6 +49,7 @@ func TestReadinessFollowsAFrozenBroker(t *testing.T) {
 	frozen := time.Now()
 	pollUntil(t, "/readyz reporting the frozen broker", func() bool { return readyz(t, srv) == http.StatusServiceUnavailable })
 	noticed := time.Since(frozen)
+	grpcHealthIs(t, grpc_health_v1.HealthCheckResponse_NOT_SERVING)
 	// Not before the heartbeat could tell (10 s; amqp091 gives up after
 	// three missed halves): earlier would mean something else failed.
 	if noticed < 5*time.Second {
@@ -55,10 +60,35 @@ func TestReadinessFollowsAFrozenBroker(t *testing.T) {
 	thaw()
 	thawed := time.Now()
 	pollUntil(t, "/readyz ready again after the thaw", func() bool { return readyz(t, srv) == http.StatusOK })
+	grpcHealthIs(t, grpc_health_v1.HealthCheckResponse_SERVING)
 	after := f.createBook(t)
 	want = append(want, eventKey{"bookworm.catalog.v1.BookCreated", after.GetId()})
 	pollUntil(t, "the events written during and after the freeze delivered", func() bool { return len(log.missing(want)) == 0 })
 	t.Logf("freeze noticed after %s; ready again %s after the thaw", noticed.Round(time.Millisecond), time.Since(thawed).Round(time.Millisecond))
+}
+
+// grpcHealthIs polls until grpc.health.v1 Check answers want for the
+// server as a whole ("") and for every service it serves (asked through
+// reflection, so a service added later is covered): what a gRPC-probing
+// orchestrator sees must agree with /readyz.
+func grpcHealthIs(t *testing.T, want grpc_health_v1.HealthCheckResponse_ServingStatus) {
+	t.Helper()
+	client := grpc_health_v1.NewHealthClient(grpcConn(t))
+	names := []string{""}
+	for _, sd := range servedServices(t, srv) {
+		names = append(names, string(sd.FullName()))
+	}
+	if len(names) < 3 {
+		t.Fatalf("health names %q: want the catalog and the rating at least", names)
+	}
+	for _, service := range names {
+		pollUntil(t, fmt.Sprintf("gRPC health of %q %v", service, want), func() bool {
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			res, err := client.Check(ctx, &grpc_health_v1.HealthCheckRequest{Service: service})
+			return err == nil && res.GetStatus() == want
+		})
+	}
 }
 
 // TestWritesSurviveAPostgresRestart restarts the run's Postgres while four

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	bwevents "github.com/bookworm-store/bookworm/internal/adapters/events"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/outbox"
 	"github.com/bookworm-store/bookworm/internal/adapters/rabbitmq"
 )
@@ -19,9 +20,11 @@ import (
 // the outbox relay and the inbox.
 type eventsConfig struct {
 	AMQPURL string
-	// Exchange and QueuePrefix name the broker's topology; replicas of one
-	// deployment share them, and separate deployments on one broker (test
-	// runs, say) each need their own.
+	// Exchange and QueuePrefix name the broker's topology. Queue names
+	// also carry the deployment's identity (<prefix>.<deployment>.<context>),
+	// so deployments on one broker never share a queue even with equal
+	// settings; on a shared exchange each one drops (and counts) the
+	// other's events, so giving each its own exchange spares that traffic.
 	Exchange        string
 	QueuePrefix     string
 	OutboxRetention time.Duration
@@ -39,7 +42,7 @@ func eventsFlags(e *eventsConfig,
 ) {
 	str(&e.AMQPURL, "amqp-url", "amqp://guest:guest@127.0.0.1:5672/", "RabbitMQ URL")
 	str(&e.Exchange, "amqp-exchange", rabbitmq.DefaultExchange, "topic exchange the events are published to")
-	str(&e.QueuePrefix, "amqp-queue-prefix", rabbitmq.DefaultQueuePrefix, "start of the name of every queue (<prefix>.<context>)")
+	str(&e.QueuePrefix, "amqp-queue-prefix", rabbitmq.DefaultQueuePrefix, "start of the name of every queue (<prefix>.<deployment>.<context>)")
 	duration(&e.OutboxRetention, "outbox-retention", outbox.DefaultOutboxRetention, "how long published events stay in the outbox")
 	duration(&e.InboxRetention, "inbox-retention", 30*24*time.Hour, "how long consumers remember the events they applied (duplicates older than this are applied again); 0 keeps them for ever")
 	integer(&e.RelayWorkers, "relay-workers", outbox.DefaultRelayWorkers, "outbox batches each replica has in flight at once")
@@ -71,7 +74,8 @@ func (e *eventsConfig) finish() []error {
 }
 
 // eventConsumer is one consuming context: the event types its queue
-// (<prefix>.<context>) takes, and the handler that applies them.
+// (<prefix>.<deployment>.<context>) takes, and the handler that applies
+// them (startEvents puts the deployment's Guard in front of it).
 // Handlers record what they applied with outbox.HandleOnce (or
 // outbox.Handler), so that redelivered events change nothing.
 type eventConsumer struct {
@@ -85,6 +89,7 @@ type eventConsumer struct {
 // relay and the consumers.
 type events struct {
 	log       *slog.Logger
+	guard     *bwevents.Guard
 	broker    *rabbitmq.Broker
 	relay     *outbox.Relay
 	consumers []*rabbitmq.Consumer
@@ -101,7 +106,19 @@ type events struct {
 // when the process consuming it is not up yet; consumers are the queues
 // this process consumes. ctx bounds the consumers and the relay; stop them
 // with shutdown.
+//
+// The deployment's identity, read from the database, names the queues and
+// guards every consumer: events another deployment published are dropped
+// before any handler sees them, whatever context consumes them.
 func startEvents(ctx context.Context, cfg eventsConfig, pool *pgxpool.Pool, declared, consumers []eventConsumer, log *slog.Logger) (*events, error) {
+	deployment, err := outbox.Deployment(ctx, pool)
+	if err != nil {
+		return nil, err
+	}
+	guard, err := bwevents.NewGuard(deployment, log)
+	if err != nil {
+		return nil, err
+	}
 	queues := make([]rabbitmq.QueueConfig, 0, len(declared))
 	for _, c := range declared {
 		queues = append(queues, rabbitmq.QueueConfig{Context: c.context, EventTypes: c.eventTypes})
@@ -112,13 +129,14 @@ func startEvents(ctx context.Context, cfg eventsConfig, pool *pgxpool.Pool, decl
 		ConnectionName: fmt.Sprintf("bookworm %s:%d", host, os.Getpid()),
 		Exchange:       cfg.Exchange,
 		QueuePrefix:    cfg.QueuePrefix,
+		Deployment:     deployment,
 		Queues:         queues,
 		Logger:         log,
 	})
 	if err != nil {
 		return nil, err
 	}
-	e := &events{log: log, broker: broker, relayDone: make(chan struct{})}
+	e := &events{log: log, guard: guard, broker: broker, relayDone: make(chan struct{})}
 	e.relay = outbox.NewRelay(pool, broker, outbox.RelayConfig{
 		BatchSize:      cfg.RelayBatch,
 		Workers:        cfg.RelayWorkers,
@@ -133,14 +151,16 @@ func startEvents(ctx context.Context, cfg eventsConfig, pool *pgxpool.Pool, decl
 		_ = e.relay.Run(relayCtx)
 	}()
 	for _, c := range consumers {
-		cons, err := broker.Consume(ctx, c.context, c.handler, c.options)
+		cons, err := broker.Consume(ctx, c.context, guard.Handler(c.handler), c.options)
 		if err != nil {
 			e.shutdown(context.Background())
 			return nil, fmt.Errorf("consume %s: %w", c.context, err)
 		}
 		e.consumers = append(e.consumers, cons)
 	}
-	log.Info("event backbone started", slog.String("exchange", cfg.Exchange), slog.Int("queues", len(queues)), slog.Int("consumers", len(consumers)))
+	log.Info("event backbone started", slog.String("deployment", deployment), slog.String("exchange", cfg.Exchange),
+		slog.String("queue_prefix", rabbitmq.QueueName(cfg.QueuePrefix, deployment, "")),
+		slog.Int("queues", len(queues)), slog.Int("consumers", len(consumers)))
 	return e, nil
 }
 

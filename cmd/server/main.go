@@ -98,7 +98,7 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 		defer cancel()
 		evs.shutdown(stopCtx)
 	}()
-	if err := obs.register(observability.NewRelayCollector(evs.relay)); err != nil {
+	if err := obs.register(observability.NewRelayCollector(evs.relay), observability.NewConsumerCollector(evs.guard)); err != nil {
 		return err
 	}
 	loops := startLoops(bg, ctxs.loops())

@@ -38,10 +38,12 @@ func Sleep(ctx context.Context, d time.Duration) bool {
 // runs session, and runs it again after it returns, until ctx ends. The
 // wait between runs is Backoff(lo, hi, n) after n failures in a row; a
 // session that got as far as being live (it reports live true) starts the
-// count over. lost, when not nil, hears each loss and the wait before the
-// next run; it is not called once ctx has ended.
+// count over. lost, when not nil, hears each end of a session with its
+// error, whether the session had been live (a connection lost, which logs
+// should say, rather than one that could not be made) and the wait before
+// the next run; it is not called once ctx has ended.
 func Reconnect(ctx context.Context, lo, hi time.Duration, session func(ctx context.Context) (live bool, err error),
-	lost func(err error, retryIn time.Duration)) {
+	lost func(err error, wasLive bool, retryIn time.Duration)) {
 	failures := 0
 	for {
 		live, err := session(ctx)
@@ -54,7 +56,7 @@ func Reconnect(ctx context.Context, lo, hi time.Duration, session func(ctx conte
 		failures++
 		d := Backoff(lo, hi, failures)
 		if lost != nil {
-			lost(err, d)
+			lost(err, live, d)
 		}
 		if !Sleep(ctx, d) {
 			return

@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 )
@@ -24,6 +25,7 @@ func TestReconnect(t *testing.T) {
 	defer cancel()
 	var runs, losses int
 	var waits []time.Duration
+	var lives []bool
 	boom := errors.New("boom")
 	events := []bool{false, false, true, false} // live of each run
 	Reconnect(ctx, time.Millisecond, 8*time.Millisecond, func(context.Context) (bool, error) {
@@ -33,15 +35,20 @@ func TestReconnect(t *testing.T) {
 			cancel()
 		}
 		return live, boom
-	}, func(err error, d time.Duration) {
+	}, func(err error, live bool, d time.Duration) {
 		if !errors.Is(err, boom) {
 			t.Errorf("lost %v", err)
 		}
 		losses++
 		waits = append(waits, d)
+		lives = append(lives, live)
 	})
 	if runs != 4 || losses != 3 {
 		t.Fatalf("%d runs, %d losses; want 4 and 3 (none after the context ended)", runs, losses)
+	}
+	// The loss of a live session is told apart from a failed attempt.
+	if want := []bool{false, false, true}; !slices.Equal(lives, want) {
+		t.Fatalf("live of each loss %v, want %v", lives, want)
 	}
 	// Failures 1, 2, then a live session starts over at 1.
 	for i, max := range []time.Duration{time.Millisecond, 2 * time.Millisecond, time.Millisecond} {

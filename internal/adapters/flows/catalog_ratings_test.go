@@ -1,6 +1,8 @@
 package flows
 
 import (
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -8,9 +10,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/bookworm-store/bookworm/internal/adapters/events"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/catalogstore"
+	"github.com/bookworm-store/bookworm/internal/core/catalog"
 	"github.com/bookworm-store/bookworm/internal/core/rating"
 	ratingv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/rating/v1"
 )
@@ -278,13 +282,29 @@ func TestReviewOfADeletedBookIsCompensated(t *testing.T) {
 	}
 
 	rejected := f.events()
-	if len(rejected) != 1 || rejected[0].Source != catalogstore.CatalogSource {
+	if len(rejected) != 1 || sourceContext(rejected[0].Source) != catalogstore.CatalogSource {
 		t.Fatalf("events after the late review: %+v", rejected)
 	}
 	rej := decode(t, rejected[0], &ratingv1.ReviewRejected{})
 	if rej.GetReviewId() != late.ID() || rej.GetBookId() != bookID || rej.GetVersion() != 1 ||
 		rej.GetReason() != ratingv1.ReviewRejected_REASON_BOOK_DELETED {
 		t.Fatalf("ReviewRejected %v", rej)
+	}
+	// Rejections that do not match the review (another book; a version
+	// it never had) remove nothing: they fail permanently.
+	for i, forged := range []*ratingv1.ReviewRejected{
+		{ReviewId: late.ID(), BookId: "0195f3a0-0000-7000-8000-00000000b0b0", Version: 1, Reason: ratingv1.ReviewRejected_REASON_BOOK_DELETED},
+		{ReviewId: late.ID(), BookId: bookID, Version: 7, Reason: ratingv1.ReviewRejected_REASON_BOOK_DELETED},
+	} {
+		msg := rejected[0]
+		msg.ID = fmt.Sprintf("0195f3a0-0000-7000-8000-0000000000f%d", i)
+		msg.Data = mustMarshal(t, forged)
+		if err := f.rejects.Handle(f.ctx, msg); !errors.Is(err, events.ErrPermanent) || !errors.Is(err, rating.ErrRejectionMismatch) {
+			t.Fatalf("forged rejection %d: %v; want a permanent ErrRejectionMismatch", i, err)
+		}
+	}
+	if evs := f.events(); len(evs) != 0 {
+		t.Fatalf("events after forged rejections: %+v", evs)
 	}
 	f.deliver(rejected...)
 	f.deliver(rejected...) // twice: the review is removed once
@@ -482,5 +502,39 @@ func (f *ratingFixture) race(reviewID string, evs []events.Message, waiting int)
 	}
 	if err := blocker.Commit(f.ctx); err != nil {
 		f.t.Fatal(err)
+	}
+}
+
+// TestCatalogRatingsUnknownBookIsAnAnomaly: a review of a book the catalog
+// never had (another deployment's, say) is not rejected, which would make
+// the rating context delete the review: it fails permanently (so the broker
+// dead-letters it at once) and commits nothing, no rejection included.
+func TestCatalogRatingsUnknownBookIsAnAnomaly(t *testing.T) {
+	f := newRatingFixture(t)
+	bookID := f.book()
+	f.review(user(1), bookID, 4)
+	evs := f.events()
+	var created ratingv1.ReviewCreated
+	decode(t, evs[0], &created)
+	created.BookId = "0195f3a0-0000-7000-8000-00000000dead"
+	data, err := proto.Marshal(&created)
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign := evs[0]
+	foreign.Data = data
+	err = f.ratings.Handle(f.ctx, foreign)
+	if !errors.Is(err, events.ErrPermanent) || !errors.Is(err, catalog.ErrUnknownBook) {
+		t.Fatalf("review of an unknown book: %v; want a permanent ErrUnknownBook", err)
+	}
+	if rest := f.events(); len(rest) != 0 {
+		t.Fatalf("events after the anomaly: %+v; want none (no rejection)", rest)
+	}
+	var tallies int
+	if err := f.pool.QueryRow(f.ctx, `SELECT count(*) FROM catalog.review_tallies`).Scan(&tallies); err != nil {
+		t.Fatal(err)
+	}
+	if tallies != 0 {
+		t.Fatalf("%d tallies after the anomaly, want 0", tallies)
 	}
 }

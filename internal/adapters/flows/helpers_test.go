@@ -18,7 +18,7 @@ func enqueueIn(ctx context.Context, pool *pgxpool.Pool, rollback bool, events ..
 		return err
 	}
 	defer tx.Rollback(ctx)
-	if err := outbox.Enqueue(ctx, tx, "/bookworm/test", events...); err != nil {
+	if err := outbox.Enqueue(ctx, tx, "test", events...); err != nil {
 		return err
 	}
 	if rollback {

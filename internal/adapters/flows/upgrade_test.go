@@ -178,7 +178,7 @@ func TestLegacyDatabaseUpgrades(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := outbox.Enqueue(ctx, tx, "/bookworm/test", &ratingv1.ReviewRejected{ReviewId: oldReview}); err != nil {
+	if err := outbox.Enqueue(ctx, tx, "test", &ratingv1.ReviewRejected{ReviewId: oldReview}); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -187,6 +187,17 @@ func TestLegacyDatabaseUpgrades(t *testing.T) {
 	rows := pgtest.Outbox(t, pool)
 	if len(rows) != 2 || rows[0].ID != oldEvent || rows[1].Seq <= rows[0].Seq {
 		t.Fatalf("outbox after the upgrade: %+v", rows)
+	}
+	// The pending event took the deployment's ce-source, so that this
+	// deployment's consumers do not drop it as foreign.
+	deployment, err := outbox.Deployment(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if dep, _, ok := events.ParseSource(r.Source); !ok || dep != deployment {
+			t.Fatalf("event %s has source %q after the upgrade; want one of deployment %s", r.ID, r.Source, deployment)
+		}
 	}
 
 	// Upgraded and fresh end alike; nothing is left in public.

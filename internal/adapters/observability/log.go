@@ -37,16 +37,23 @@ func (h logHandler) Enabled(ctx context.Context, level slog.Level) bool {
 func (h logHandler) Handle(ctx context.Context, r slog.Record) error {
 	sc := trace.SpanContextFromContext(ctx)
 	dirty := containsSecret(r.Message)
-	if !dirty {
+	durations := false
+	r.Attrs(func(a slog.Attr) bool {
+		dirty = dirty || attrHasSecret(a)
+		durations = durations || attrHasDuration(a)
+		return !dirty || !durations
+	})
+	if dirty || durations {
+		msg := r.Message
+		if dirty {
+			msg = redactString(msg)
+		}
+		clean := slog.NewRecord(r.Time, r.Level, msg, r.PC)
 		r.Attrs(func(a slog.Attr) bool {
-			dirty = attrHasSecret(a)
-			return !dirty
-		})
-	}
-	if dirty {
-		clean := slog.NewRecord(r.Time, r.Level, redactString(r.Message), r.PC)
-		r.Attrs(func(a slog.Attr) bool {
-			clean.AddAttrs(redactAttr(a))
+			if dirty {
+				a = redactAttr(a)
+			}
+			clean.AddAttrs(readableDuration(a))
 			return true
 		})
 		r = clean
@@ -60,9 +67,43 @@ func (h logHandler) Handle(ctx context.Context, r slog.Record) error {
 func (h logHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	clean := make([]slog.Attr, len(attrs))
 	for i, a := range attrs {
-		clean[i] = redactAttr(a)
+		clean[i] = readableDuration(redactAttr(a))
 	}
 	return logHandler{next: h.next.WithAttrs(clean)}
+}
+
+// attrHasDuration reports whether a, or an attribute in its group, holds a
+// time.Duration.
+func attrHasDuration(a slog.Attr) bool {
+	switch a.Value.Kind() {
+	case slog.KindDuration:
+		return true
+	case slog.KindGroup:
+		for _, g := range a.Value.Group() {
+			if attrHasDuration(g) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// readableDuration writes durations as people read them ("1.5s", not the
+// 1500000000 nanoseconds slog's JSON handler writes), in a and in its
+// groups, wherever in the code base they were logged.
+func readableDuration(a slog.Attr) slog.Attr {
+	switch a.Value.Kind() {
+	case slog.KindDuration:
+		return slog.String(a.Key, a.Value.Duration().String())
+	case slog.KindGroup:
+		group := a.Value.Group()
+		out := make([]slog.Attr, len(group))
+		for i, g := range group {
+			out[i] = readableDuration(g)
+		}
+		return slog.Attr{Key: a.Key, Value: slog.GroupValue(out...)}
+	}
+	return a
 }
 
 func (h logHandler) WithGroup(name string) slog.Handler {

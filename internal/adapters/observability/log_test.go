@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
@@ -237,5 +238,26 @@ func TestLogHandlerLevels(t *testing.T) {
 	}
 	if g, _ := m["g"].(map[string]any); g["token"] != redacted {
 		t.Errorf("grouped token not redacted: %s", buf.Bytes())
+	}
+}
+
+// TestLogHandlerDurations: durations read as durations ("9.694455442s"),
+// not raw nanoseconds, in records, in groups and in a logger's attributes.
+func TestLogHandlerDurations(t *testing.T) {
+	log, lines := jsonLogger(t)
+	d := 9694455442 * time.Nanosecond
+	log.With(slog.Duration("timeout", 2*time.Second)).Warn("rabbitmq cannot connect; retrying",
+		slog.Duration("retry_in", d), slog.Group("backoff", slog.Duration("max", 10*time.Second)),
+		slog.String("password", "hunter2"))
+	got := lines()
+	if len(got) != 1 {
+		t.Fatalf("%d lines", len(got))
+	}
+	l := got[0]
+	if l["retry_in"] != "9.694455442s" || l["timeout"] != "2s" || l["backoff"].(map[string]any)["max"] != "10s" {
+		t.Fatalf("durations not readable: %v", l)
+	}
+	if l["password"] != redacted {
+		t.Fatalf("secret not redacted alongside a duration: %v", l)
 	}
 }

@@ -46,7 +46,11 @@ func Listen(ctx context.Context, pool *pgxpool.Pool, l Listener) {
 		hi = 5 * time.Second
 	}
 	hi = max(hi, lo)
-	events.Reconnect(ctx, lo, hi, func(ctx context.Context) (bool, error) { return listenOnce(ctx, pool, l) }, l.Lost)
+	var lost func(error, bool, time.Duration)
+	if l.Lost != nil {
+		lost = func(err error, _ bool, retryIn time.Duration) { l.Lost(err, retryIn) }
+	}
+	events.Reconnect(ctx, lo, hi, func(ctx context.Context) (bool, error) { return listenOnce(ctx, pool, l) }, lost)
 }
 
 // listenOnce holds one listening connection until it fails or ctx ends.
@@ -84,6 +88,6 @@ func listenOnce(ctx context.Context, pool *pgxpool.Pool, l Listener) (live bool,
 // LogLost returns a Listener.Lost that logs a warning with msg.
 func LogLost(log *slog.Logger, msg string) func(err error, retryIn time.Duration) {
 	return func(err error, retryIn time.Duration) {
-		log.Warn(msg, slog.Any("error", err), slog.Duration("retry_in", retryIn))
+		log.Warn(msg, slog.Any("error", err), slog.String("retry_in", retryIn.String()))
 	}
 }

@@ -72,7 +72,7 @@ func benchmarkPublishBatch(b *testing.B, batch, parallel int) {
 		AuthorIds:      []string{"01a211f1-45a9-7162-8018-fe7bd0f31022"},
 		OccurTime:      timestamppb.Now(),
 	}
-	template, err := events.NewProtoMessage("/bookworm/catalog", event)
+	template, err := events.NewProtoMessage("catalog", event)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -84,7 +84,7 @@ func newBroker(cfg Config, dial func(network, addr string) (net.Conn, error)) (*
 		dial:      dial,
 	}
 	for _, q := range cfg.Queues {
-		n := newQueueNames(cfg.QueuePrefix, q)
+		n := newQueueNames(cfg.QueuePrefix, cfg.Deployment, q)
 		b.queues[q.Context] = &n
 	}
 	go b.manage()
@@ -218,8 +218,12 @@ func (b *Broker) manage() {
 			}
 			return connected, err
 		},
-		func(err error, retryIn time.Duration) {
-			b.log.Warn("rabbitmq connection lost; reconnecting", "error", err, "retry_in", retryIn)
+		func(err error, wasLive bool, retryIn time.Duration) {
+			msg := "rabbitmq cannot connect; retrying"
+			if wasLive {
+				msg = "rabbitmq connection lost; reconnecting"
+			}
+			b.log.Warn(msg, slog.Any("error", err), slog.String("retry_in", retryIn.String()))
 		})
 }
 
@@ -310,7 +314,7 @@ func (b *Broker) session() (connected bool, err error) {
 			}
 			failures++
 			delay := events.Backoff(b.cfg.ReconnectMinDelay, b.cfg.ReconnectMaxDelay, failures)
-			b.log.Warn("rabbitmq publishing channel failed; reopening", "error", err, "retry_in", delay)
+			b.log.Warn("rabbitmq publishing channel failed; reopening", "error", err, "retry_in", delay.String())
 			select {
 			case <-b.stop:
 				return true, nil

@@ -72,7 +72,8 @@ type Consumer struct {
 //
 // Messages are acked only after h returned nil. A message that fails goes to
 // the retry queue of its attempt and comes back after the delay; after
-// MaxAttempts failures, or at once when it is malformed (no ce-id, ce-type,
+// MaxAttempts failures, at once when h's error is events.Permanent, or at
+// once when it is malformed (no ce-id, ce-type,
 // ce-source or ce-specversion "1.0", or a ce-time that is not RFC 3339), it
 // goes to the dead-letter queue, with the last error in the header
 // bookworm-error. Other messages keep flowing meanwhile.
@@ -189,8 +190,12 @@ func (c *Consumer) run() {
 			}
 			return subscribed, err
 		},
-		func(err error, retryIn time.Duration) {
-			c.log.Warn("rabbitmq consumer lost its subscription; subscribing again", "error", err, "retry_in", retryIn)
+		func(err error, wasLive bool, retryIn time.Duration) {
+			msg := "rabbitmq consumer cannot subscribe; retrying"
+			if wasLive {
+				msg = "rabbitmq consumer lost its subscription; subscribing again"
+			}
+			c.log.Warn(msg, "error", err, "retry_in", retryIn.String())
 		})
 }
 
@@ -281,6 +286,9 @@ func (c *Consumer) handle(d *amqp.Delivery) {
 	}
 	attempts := msg.Attempt
 	target := c.q.target(attempts)
+	if errors.Is(err, events.ErrPermanent) {
+		target = c.q.dlq // no retry can cure it
+	}
 	level := slog.LevelWarn
 	if target == c.q.dlq {
 		level = slog.LevelError

@@ -29,6 +29,7 @@ func TestPubSubContract(t *testing.T) {
 		{"a handler error redelivers after a delay", testRedeliveryAfterError},
 		{"a poison message goes to the DLQ while others flow on", testPoisonToDLQ},
 		{"a malformed message goes straight to the DLQ", testMalformedToDLQ},
+		{"a permanent failure goes straight to the DLQ", testPermanentToDLQ},
 		{"a handler returning nil acks exactly once", testAckExactlyOnce},
 		{"a panicking handler counts as a failure", testHandlerPanic},
 		{"shutdown finishes in-flight handlers", testShutdownFinishesInFlight},
@@ -168,6 +169,37 @@ func testRedeliveryAfterError(t *testing.T, cfg Config) {
 		if n, _ := queueDepth(t, q); n != 0 {
 			t.Errorf("queue %s holds %d messages, want 0", q, n)
 		}
+	}
+}
+
+// testPermanentToDLQ: a handler error marked events.Permanent (an anomaly
+// no retry cures) sends the message to the DLQ after that one attempt.
+func testPermanentToDLQ(t *testing.T, cfg Config) {
+	b := startBroker(t, cfg)
+	msgs := testMessages(3)
+	anomaly := msgs[0]
+	rec := newRecorder(func(m Message) error {
+		if m.ID == anomaly.ID {
+			return events.Permanent(fmt.Errorf("review of a book never known %s", m.ID))
+		}
+		return nil
+	})
+	consume(t, b, rec.handle, ConsumeOptions{})
+	publishAll(t, b, msgs)
+	dlq := cfg.QueuePrefix + "." + testContext + ".dlq"
+	eventually(t, "the anomaly in the DLQ", func() bool {
+		n, _ := queueDepth(t, dlq)
+		return rec.handled() == len(msgs)-1 && n == 1
+	})
+	if got := rec.calls(anomaly.ID); got != 1 {
+		t.Errorf("anomaly handled %d times, want 1 (no retry)", got)
+	}
+	d, ok, err := adminChannel(t).Get(dlq, true)
+	if err != nil || !ok {
+		t.Fatalf("get from DLQ: ok=%v err=%v", ok, err)
+	}
+	if d.MessageId != anomaly.ID || !strings.Contains(headerString(d.Headers, headerError), "never known") {
+		t.Errorf("dead letter %s with error %q", d.MessageId, headerString(d.Headers, headerError))
 	}
 }
 

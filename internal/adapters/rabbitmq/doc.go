@@ -23,15 +23,32 @@
 //
 //   - the durable topic exchange Config.Exchange (default "bookworm.events");
 //     the routing key of an event is its ce-type;
-//   - for each QueueConfig: the durable quorum queue "<prefix>.<context>"
-//     (default prefix "bookworm", so "bookworm.catalog"), bound to the
-//     exchange with each of the context's event types;
-//   - one retry queue per delay, "<prefix>.<context>.retry.<delay>" (for
-//     example "bookworm.catalog.retry.5s"): a quorum queue whose message TTL is
-//     the delay and which dead-letters expired messages back to the context's
-//     queue (through the default exchange, so other contexts never see the
-//     retry);
-//   - the dead-letter queue "<prefix>.<context>.dlq".
+//   - for each QueueConfig: the durable quorum queue
+//     "<prefix>.<deployment>.<context>" (default prefix "bookworm", so
+//     "bookworm.1b2c3d4e5f60.catalog"), bound to the exchange with each of
+//     the context's event types;
+//   - one retry queue per delay, "<queue>.retry.<delay>" (for example
+//     "bookworm.1b2c3d4e5f60.catalog.retry.5s"): a quorum queue whose message
+//     TTL is the delay and which dead-letters expired messages back to the
+//     context's queue (through the default exchange, so other contexts never
+//     see the retry);
+//   - the dead-letter queue "<queue>.dlq".
+//
+// # Deployments sharing a broker
+//
+// <deployment> is the last 12 hex digits (the random part) of
+// Config.Deployment, the identity of the deployment the broker serves (see
+// events.Guard): queue names derive from it, even under an explicitly
+// configured prefix, so two deployments on one broker never share a queue.
+// A shared queue would be worse than no isolation at all: its competing
+// consumers would each drop the other deployment's events as foreign, and
+// those would be lost for their owner. The exchange may be shared: every
+// deployment's queues then receive every event, and each deployment's Guard
+// drops and counts the others'. Without a Deployment (tests, other users of
+// the package) the queues are "<prefix>.<context>" as before. Upgrading a
+// BookWorm from before deployment identities leaves its old queues
+// ("bookworm.catalog", ...) bound and filling up: drain and delete them
+// (the README says how).
 //
 // Dead-lettering between these quorum queues uses the at-least-once strategy,
 // so a retried message is not lost when a broker node fails. The context's
@@ -45,8 +62,9 @@
 // message (with the header bookworm-attempts counting the failed attempts and
 // bookworm-error holding the last error) to the retry queue for that attempt,
 // waits for the broker's confirm and only then acks the original. After
-// QueueConfig.MaxAttempts failed attempts the copy goes to the dead-letter
-// queue instead. A malformed message (no ce-type, no ce-id, ...) goes straight
+// QueueConfig.MaxAttempts failed attempts, or at once when the handler's
+// error is events.Permanent (an anomaly no retry cures), the copy goes to
+// the dead-letter queue instead. A malformed message (no ce-type, no ce-id, ...) goes straight
 // to the dead-letter queue. Other messages flow on meanwhile.
 //
 // # Delivery guarantees

@@ -106,7 +106,7 @@ func deleteTopology(tb testing.TB, cfg Config) {
 		return
 	}
 	for _, q := range cfg.Queues {
-		n := newQueueNames(cfg.QueuePrefix, q)
+		n := newQueueNames(cfg.QueuePrefix, cfg.Deployment, q)
 		for _, name := range append([]string{n.main, n.dlq}, n.retry...) {
 			if _, err := ch.QueueDelete(name, false, false, false); err != nil {
 				tb.Errorf("cleanup: delete queue %s: %v", name, err)
@@ -209,7 +209,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func testMessages(n int) []Message {
 	msgs := make([]Message, n)
 	for i := range msgs {
-		msgs[i] = events.NewMessage(testType, "/bookworm/test", fmt.Appendf(nil, "payload %d", i))
+		msgs[i] = events.NewMessage(testType, "test", fmt.Appendf(nil, "payload %d", i))
 	}
 	return msgs
 }

@@ -17,11 +17,11 @@ import (
 
 func TestNewProtoMessage(t *testing.T) {
 	event := &ratingv1.ReviewCreated{ReviewId: "r1", BookId: "b1", Stars: 4}
-	m, err := events.NewProtoMessage("/bookworm/rating", event)
+	m, err := events.NewProtoMessage("rating", event)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Type != "bookworm.rating.v1.ReviewCreated" || m.Source != "/bookworm/rating" || m.ContentType != events.ContentTypeProtobuf {
+	if m.Type != "bookworm.rating.v1.ReviewCreated" || m.Source != "rating" || m.ContentType != events.ContentTypeProtobuf {
 		t.Errorf("message = %+v", m)
 	}
 	id, err := uuid.Parse(m.ID)
@@ -162,7 +162,7 @@ func TestConfigDefaults(t *testing.T) {
 	if cfg.Exchange != "bookworm.events" || cfg.QueuePrefix != "bookworm" || cfg.Queues[0].MaxAttempts != DefaultMaxAttempts {
 		t.Errorf("defaults = %+v", cfg)
 	}
-	n := newQueueNames(cfg.QueuePrefix, cfg.Queues[0])
+	n := newQueueNames(cfg.QueuePrefix, cfg.Deployment, cfg.Queues[0])
 	if n.main != "bookworm.catalog" || n.dlq != "bookworm.catalog.dlq" ||
 		strings.Join(n.retry, ",") != "bookworm.catalog.retry.1s,bookworm.catalog.retry.5s,bookworm.catalog.retry.30s" {
 		t.Errorf("names = %+v", n)
@@ -174,6 +174,30 @@ func TestConfigDefaults(t *testing.T) {
 		if got := n.target(i + 1); got != w {
 			t.Errorf("target after %d failures = %s, want %s", i+1, got, w)
 		}
+	}
+}
+
+// TestQueueNamesOfADeployment: a deployment's identity is part of every
+// queue name, so that two deployments given the same prefix never share a
+// queue; the identity is checked.
+func TestQueueNamesOfADeployment(t *testing.T) {
+	const dep = "0192F3A4-B5C6-7D8E-9F0A-1B2C3D4E5F60"
+	cfg, err := Config{URL: "amqp://guest:guest@localhost/", QueuePrefix: "e2e", Deployment: dep,
+		Queues: []QueueConfig{{Context: "catalog", EventTypes: []string{"t"}}}}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := newQueueNames(cfg.QueuePrefix, cfg.Deployment, cfg.Queues[0])
+	if n.main != "e2e.1b2c3d4e5f60.catalog" || n.dlq != "e2e.1b2c3d4e5f60.catalog.dlq" ||
+		n.retry[0] != "e2e.1b2c3d4e5f60.catalog.retry.1s" {
+		t.Errorf("names = %+v", n)
+	}
+	other := QueueName("e2e", "0192f3a4-b5c6-7d8e-9f0a-aaaaaaaaaaaa", "catalog")
+	if other == n.main {
+		t.Errorf("two deployments share the queue %s", other)
+	}
+	if _, err := (Config{URL: "amqp://localhost/", Deployment: "prod"}).withDefaults(); err == nil {
+		t.Error("a deployment that is not a UUID was accepted")
 	}
 }
 

@@ -1,8 +1,15 @@
 package rabbitmq
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -147,4 +154,74 @@ func TestPublishFailsFastWhileDown(t *testing.T) {
 	if _, err := b.Consume(ctx, testContext, func(context.Context, Message) error { return nil }, ConsumeOptions{}); err == nil {
 		t.Error("Consume of an undeclared context succeeded")
 	}
+}
+
+// TestReconnectLogs: the broker's log tells a broker it could not reach
+// ("cannot connect") from a connection it lost after it was up ("connection
+// lost"), with a wait people can read ("retry_in":"35ms", not nanoseconds).
+func TestReconnectLogs(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	var logs lockedBuffer
+	cfg.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	d := &cuttableDialer{}
+	var refused atomic.Int32
+	b, err := newBroker(cfg, func(network, addr string) (net.Conn, error) {
+		if refused.Add(1) <= 2 { // the broker is not there yet
+			return nil, errors.New("connection refused")
+		}
+		return d.dial(network, addr)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	waitReady(t, b)
+	if d.cut() == 0 {
+		t.Fatal("no socket to cut")
+	}
+	eventually(t, "the loss logged", func() bool { return strings.Contains(logs.String(), "connection lost") })
+	waitReady(t, b)
+
+	var cannot, lost int
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		msg, _ := rec["msg"].(string)
+		switch msg {
+		case "rabbitmq cannot connect; retrying":
+			cannot++
+		case "rabbitmq connection lost; reconnecting":
+			lost++
+		default:
+			continue
+		}
+		s, ok := rec["retry_in"].(string)
+		if _, err := time.ParseDuration(s); !ok || err != nil {
+			t.Fatalf("retry_in %v (%T) is not a readable duration: %s", rec["retry_in"], rec["retry_in"], line)
+		}
+	}
+	if cannot != 2 || lost != 1 {
+		t.Fatalf("%d \"cannot connect\" and %d \"connection lost\" lines, want 2 and 1:\n%s", cannot, lost, logs.String())
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a logger and a test at once.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

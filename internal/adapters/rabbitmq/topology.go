@@ -7,7 +7,10 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/google/uuid"
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/bookworm-store/bookworm/internal/adapters/events"
 )
 
 // Defaults of Config and QueueConfig.
@@ -49,6 +52,14 @@ type Config struct {
 	Exchange string
 	// QueuePrefix starts every queue name (default DefaultQueuePrefix).
 	QueuePrefix string
+	// Deployment, when set, is the identity (a UUID) of the deployment
+	// the broker serves; its random tail (events.DeploymentShort) follows
+	// QueuePrefix in every queue name: "<prefix>.<deployment>.<context>".
+	// Two deployments on one broker then never share a queue, whatever
+	// prefix they are given: competing consumers on a shared queue would
+	// each drop the other's events as foreign, losing them for their
+	// owner. BookWorm's server always sets it.
+	Deployment string
 	// Queues lists the consuming contexts whose queues are declared at
 	// every connect. Only contexts listed here can be consumed.
 	Queues []QueueConfig
@@ -101,6 +112,13 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.QueuePrefix == "" {
 		c.QueuePrefix = DefaultQueuePrefix
+	}
+	if c.Deployment != "" {
+		id, err := uuid.Parse(c.Deployment)
+		if err != nil {
+			return c, fmt.Errorf("rabbitmq: config: deployment %q is not a UUID", c.Deployment)
+		}
+		c.Deployment = id.String()
 	}
 	if c.ReconnectMinDelay <= 0 {
 		c.ReconnectMinDelay = defaultReconnectMinDelay
@@ -162,8 +180,17 @@ type queueNames struct {
 	retry []string // one per RetryDelays entry
 }
 
-func newQueueNames(prefix string, q QueueConfig) queueNames {
-	main := prefix + "." + q.Context
+// QueueName is the name of the queue of context: "<prefix>.<context>", or
+// "<prefix>.<deployment short>.<context>" with a deployment identity.
+func QueueName(prefix, deployment, context string) string {
+	if deployment == "" {
+		return prefix + "." + context
+	}
+	return prefix + "." + events.DeploymentShort(deployment) + "." + context
+}
+
+func newQueueNames(prefix, deployment string, q QueueConfig) queueNames {
+	main := QueueName(prefix, deployment, q.Context)
 	n := queueNames{QueueConfig: q, main: main, dlq: main + ".dlq"}
 	for _, d := range q.RetryDelays {
 		n.retry = append(n.retry, main+".retry."+d.String())

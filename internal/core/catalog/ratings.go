@@ -1,6 +1,9 @@
 package catalog
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/bookworm-store/bookworm/internal/core/failure"
 
 	coreid "github.com/bookworm-store/bookworm/internal/core/id"
@@ -104,11 +107,17 @@ type RejectReason int
 const (
 	// NotRejected: the review is not rejected.
 	NotRejected RejectReason = iota
-	// RejectedBookNotFound: the book never existed.
-	RejectedBookNotFound
 	// RejectedBookDeleted: the book was deleted.
 	RejectedBookDeleted
 )
+
+// ErrUnknownBook reports a review event about a book the catalog never
+// heard of. Reviews are written only for books the catalog had (the rating
+// context asks it), and books are only ever soft-deleted, so this is an
+// anomaly (an event from another deployment, a corrupted or replayed
+// message): rejecting the review would delete data on the premise that the
+// book is gone, which the catalog cannot vouch for. It changes nothing.
+var ErrUnknownBook = errors.New("review of a book the catalog never had")
 
 // TallyOutcome is the effect of one review event.
 type TallyOutcome struct {
@@ -158,7 +167,9 @@ func ApplyReviewEvent(cur ReviewTally, e ReviewEvent, book BookPresence) (TallyO
 			case BookGone:
 				out.Next.State, out.Reject = TallyRejected, RejectedBookDeleted
 			default:
-				out.Next.State, out.Reject = TallyRejected, RejectedBookNotFound
+				// A destructive compensation needs its premise proven:
+				// only a book known to be deleted rejects a review.
+				return TallyOutcome{}, fmt.Errorf("review %s, book %s: %w", e.ReviewID, e.BookID, ErrUnknownBook)
 			}
 		}
 		// A rejected review stays rejected (its removal is on its way); a

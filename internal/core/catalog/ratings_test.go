@@ -23,6 +23,19 @@ func tally(state catalog.TallyState, version int64, stars int32) catalog.ReviewT
 	return catalog.ReviewTally{ReviewID: reviewA, BookID: ratedBook, State: state, Version: version, Stars: stars}
 }
 
+// TestApplyReviewEventOfAnUnknownBook: a review of a book the catalog never
+// had is not rejected (which would delete it) but refused as an anomaly,
+// whatever event first names it.
+func TestApplyReviewEventOfAnUnknownBook(t *testing.T) {
+	for _, change := range []catalog.ReviewChange{catalog.ReviewCreated, catalog.ReviewUpdated} {
+		e := ev(change, 1, 3)
+		out, err := catalog.ApplyReviewEvent(catalog.ReviewTally{}, e, catalog.BookMissing)
+		if !errors.Is(err, catalog.ErrUnknownBook) || out.Reject != catalog.NotRejected {
+			t.Fatalf("%v: %+v, %v; want ErrUnknownBook and no rejection", change, out, err)
+		}
+	}
+}
+
 func TestApplyReviewEvent(t *testing.T) {
 	unseen := catalog.ReviewTally{}
 	tests := []struct {
@@ -58,8 +71,6 @@ func TestApplyReviewEvent(t *testing.T) {
 			want: catalog.TallyOutcome{Stale: true, Next: tally(catalog.TallyRemoved, 2, 0)}},
 		{name: "a new review of a deleted book is rejected", cur: unseen, event: ev(catalog.ReviewCreated, 1, 3), book: catalog.BookGone,
 			want: catalog.TallyOutcome{Next: tally(catalog.TallyRejected, 1, 0), Reject: catalog.RejectedBookDeleted}},
-		{name: "a new review of an unknown book is rejected", cur: unseen, event: ev(catalog.ReviewCreated, 1, 3), book: catalog.BookMissing,
-			want: catalog.TallyOutcome{Next: tally(catalog.TallyRejected, 1, 0), Reject: catalog.RejectedBookNotFound}},
 		{name: "a later update of a rejected review is not counted nor rejected again", cur: tally(catalog.TallyRejected, 1, 0), event: ev(catalog.ReviewUpdated, 2, 5), book: catalog.BookGone,
 			want: catalog.TallyOutcome{Next: tally(catalog.TallyRejected, 2, 0)}},
 		{name: "the removal of a rejected review changes no sums", cur: tally(catalog.TallyRejected, 2, 0), event: ev(catalog.ReviewDeleted, 3, 5), book: catalog.BookGone,

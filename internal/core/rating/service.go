@@ -114,24 +114,64 @@ func (s *Service) hideMissing(err error, id string) error {
 	return err
 }
 
+// Rejection is the catalog's refusal to count one review: the review, the
+// book the catalog was told it is of, and the version of the review it
+// saw first.
+type Rejection struct {
+	ReviewID string
+	BookID   string
+	Version  int64
+}
+
+// ErrRejectionMismatch reports a rejection that does not describe the
+// review it names: another book, or a version the review never had. It is
+// an anomaly (an event from elsewhere, a corrupted or forged one): the
+// review is kept, since removing it is destructive and its premise fails.
+var ErrRejectionMismatch = errors.New("the rejection does not match the review")
+
 // RejectReview removes a review the catalog could not count (its book was
 // deleted before the review reached the catalog). It is the system acting,
 // not a user. A review that is gone already is fine: the author may have
 // deleted it meanwhile, or the rejection is handled a second time.
-func (s *Service) RejectReview(ctx context.Context, id string) error {
-	return RejectReview(ctx, s.reviews, id, s.now())
+func (s *Service) RejectReview(ctx context.Context, rej Rejection) error {
+	return RejectReview(ctx, s.reviews, rej, s.now())
 }
 
 // RejectReview is the use case Service.RejectReview over reviews alone: the
 // rating context's consumer of the catalog's rejections runs it on a store
 // bound to its inbox transaction, and needs nothing else of a Service (no
 // BookChecker: a rejection never asks the catalog).
-func RejectReview(ctx context.Context, reviews ReviewStore, id string, now time.Time) error {
-	if !coreid.Valid(id) {
-		return failure.Invalid("review_id", "must be a UUID")
+//
+// The review is removed only when the rejection matches it: the same book,
+// and a version the review has reached (the catalog rejects the first
+// version it hears of, and the author may have changed the review since,
+// so a later version still stands rejected; a version beyond the review's
+// was never published by it). Otherwise it fails with ErrRejectionMismatch
+// and changes nothing.
+func RejectReview(ctx context.Context, reviews ReviewStore, rej Rejection, now time.Time) error {
+	var v failure.Violations
+	if !coreid.Valid(rej.ReviewID) {
+		v.Add("review_id", "must be a UUID")
+	}
+	if !coreid.Valid(rej.BookID) {
+		v.Add("book_id", "must be a UUID")
+	}
+	if rej.Version < 1 {
+		v.Add("version", "must be at least 1")
+	}
+	if err := v.Err(); err != nil {
+		return err
 	}
 	now = now.UTC().Truncate(time.Microsecond)
-	err := reviews.DeleteReview(ctx, coreid.Canonical(id), func(r *Review) error {
+	err := reviews.DeleteReview(ctx, coreid.Canonical(rej.ReviewID), func(r *Review) error {
+		switch {
+		case r.rec.BookID != coreid.Canonical(rej.BookID):
+			return fmt.Errorf("review %s is of book %s, the rejection names book %s: %w",
+				r.rec.ID, r.rec.BookID, rej.BookID, ErrRejectionMismatch)
+		case rej.Version > r.rec.Version:
+			return fmt.Errorf("review %s is at version %d, the rejection names version %d: %w",
+				r.rec.ID, r.rec.Version, rej.Version, ErrRejectionMismatch)
+		}
 		return r.Remove(RemovedRejected, now)
 	})
 	if errors.Is(err, failure.ErrNotFound) {

@@ -266,8 +266,23 @@ func TestDeleteReview(t *testing.T) {
 func TestRejectReview(t *testing.T) {
 	ctx := context.Background()
 	svc, store, _ := newService(t)
-	id := mustCreate(t, svc, alice, 3).ID()
-	if err := svc.RejectReview(ctx, id); err != nil {
+	r := mustCreate(t, svc, alice, 3)
+	id, book := r.ID(), r.Record().BookID
+	otherBook := "0195f3a0-0000-7000-8000-00000000b0b0"
+	// Destructive, so only when the rejection describes the review: its
+	// book, and a version it reached.
+	for name, rej := range map[string]rating.Rejection{
+		"another book":     {ReviewID: id, BookID: otherBook, Version: 1},
+		"a future version": {ReviewID: id, BookID: book, Version: 2},
+	} {
+		if err := svc.RejectReview(ctx, rej); !errors.Is(err, rating.ErrRejectionMismatch) {
+			t.Fatalf("%s: %v, want ErrRejectionMismatch", name, err)
+		}
+		if _, gone := store.removed[id]; gone {
+			t.Fatalf("%s: the review was removed", name)
+		}
+	}
+	if err := svc.RejectReview(ctx, rating.Rejection{ReviewID: id, BookID: book, Version: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if store.removed[id] != rating.RemovedRejected {
@@ -275,11 +290,32 @@ func TestRejectReview(t *testing.T) {
 	}
 	// Again (a redelivered rejection), and for a review the author deleted
 	// meanwhile: nothing to do, no error.
-	if err := svc.RejectReview(ctx, id); err != nil {
+	if err := svc.RejectReview(ctx, rating.Rejection{ReviewID: id, BookID: book, Version: 1}); err != nil {
 		t.Fatalf("second rejection: %v", err)
 	}
-	if err := svc.RejectReview(ctx, "x"); !errors.Is(err, failure.ErrInvalid) {
+	if err := svc.RejectReview(ctx, rating.Rejection{ReviewID: "x", BookID: book, Version: 1}); !errors.Is(err, failure.ErrInvalid) {
 		t.Fatalf("malformed id: %v", err)
+	}
+	if err := svc.RejectReview(ctx, rating.Rejection{ReviewID: id, BookID: book}); !errors.Is(err, failure.ErrInvalid) {
+		t.Fatalf("no version: %v", err)
+	}
+}
+
+// TestRejectReviewOfAnUpdatedReview: the catalog rejects the first version
+// it hears of; the author may have changed the review since, and the
+// rejection still removes it.
+func TestRejectReviewOfAnUpdatedReview(t *testing.T) {
+	ctx := context.Background()
+	svc, store, _ := newService(t)
+	r := mustCreate(t, svc, alice, 3)
+	if _, err := svc.UpdateReview(ctx, alice, r.ID(), "", rating.ReviewFields{Stars: 5}, []string{rating.FieldStars}); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.RejectReview(ctx, rating.Rejection{ReviewID: r.ID(), BookID: r.Record().BookID, Version: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if store.removed[r.ID()] != rating.RemovedRejected {
+		t.Fatalf("reason %v", store.removed[r.ID()])
 	}
 }
 

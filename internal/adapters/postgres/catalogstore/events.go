@@ -13,8 +13,9 @@ import (
 	catalogv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/catalog/v1"
 )
 
-// CatalogSource is the ce-source of the catalog's events.
-const CatalogSource = "/bookworm/catalog"
+// CatalogSource is the context part of the ce-source of the catalog's
+// events ("bookworm://<deployment>/catalog", see outbox.Enqueue).
+const CatalogSource = "catalog"
 
 // eventMessages serializes the catalog's domain events (the core decides
 // which a change raises) to the contract's messages, in order.

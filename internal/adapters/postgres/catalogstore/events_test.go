@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/bookworm-store/bookworm/internal/adapters/events"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/pgtest"
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
 	"github.com/bookworm-store/bookworm/internal/core/failure"
@@ -27,7 +28,7 @@ func catalogEvents(t *testing.T, f *fixture, after int64) ([]proto.Message, int6
 			continue
 		}
 		last = r.Seq
-		if r.Source != CatalogSource {
+		if _, c, ok := events.ParseSource(r.Source); !ok || c != CatalogSource {
 			t.Fatalf("event %s: source %q", r.ID, r.Source)
 		}
 		var m proto.Message

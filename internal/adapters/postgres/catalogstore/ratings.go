@@ -35,7 +35,9 @@ var (
 // out of order are applied by catalog.ApplyReviewEvent as if in order. A
 // review that reaches the catalog after its book was deleted is not counted;
 // the catalog enqueues ReviewRejected for it instead, in the same
-// transaction, and the rating context removes the review.
+// transaction, and the rating context removes the review. A review of a
+// book the catalog never had is an anomaly, not a rejection: its event
+// fails permanently (events.Permanent) and is dead-lettered.
 type CatalogRatings struct {
 	now     func() time.Time
 	handler events.Handler
@@ -109,8 +111,7 @@ func decodeReviewEvent(msg events.Message) (e catalog.ReviewEvent, err error) {
 
 // rejectReasons maps the core's reasons to the event's.
 var rejectReasons = map[catalog.RejectReason]ratingv1.ReviewRejected_Reason{
-	catalog.RejectedBookNotFound: ratingv1.ReviewRejected_REASON_BOOK_NOT_FOUND,
-	catalog.RejectedBookDeleted:  ratingv1.ReviewRejected_REASON_BOOK_DELETED,
+	catalog.RejectedBookDeleted: ratingv1.ReviewRejected_REASON_BOOK_DELETED,
 }
 
 // apply applies one review event inside tx. Locks are taken in one order,
@@ -148,6 +149,12 @@ func (c *CatalogRatings) apply(ctx context.Context, tx pgx.Tx, e catalog.ReviewE
 	}
 
 	out, err := catalog.ApplyReviewEvent(cur, e, presence)
+	if errors.Is(err, catalog.ErrUnknownBook) {
+		// No retry makes the book known: dead-letter the event at once
+		// for an operator to look at (the consumer logs it at ERROR and
+		// the Guard counts it), and reject nothing.
+		return events.Permanent(fmt.Errorf("catalog ratings: %w", err))
+	}
 	if err != nil || out.Stale {
 		return err
 	}

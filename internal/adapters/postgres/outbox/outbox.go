@@ -2,9 +2,10 @@
 // context: the transactional outbox (Enqueue, in the transaction of the
 // change an event announces), the relay that publishes it through any
 // events.Publisher (Relay, the outbox's forwarder), and the inbox that makes
-// every consumer apply each event once (HandleOnce, Handler). Its tables
-// live in the schema events (events.outbox, events.inbox), created by its
-// own migrations (Migrations).
+// every consumer apply each event once (HandleOnce, Handler), and the
+// deployment's identity that every event carries (Deployment). Its tables
+// live in the schema events (events.outbox, events.inbox,
+// events.deployment), created by its own migrations (Migrations).
 //
 // It depends on the broker-neutral events package only: RabbitMQ (or any
 // other broker) is plugged in by the composition root.
@@ -21,6 +22,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/bookworm-store/bookworm/internal/adapters/events"
@@ -36,7 +38,7 @@ const Channel = "bookworm_outbox"
 // data-modifying CTE runs even when nothing reads it).
 const enqueueSQL = `WITH ins AS (
 	INSERT INTO events.outbox (event_id, type, source, occur_time, traceparent, tracestate, data)
-	SELECT e.id, e.type, $3, $4, $5, $6, e.data
+	SELECT e.id, e.type, '` + events.SourceScheme + `' || (SELECT id::text FROM events.deployment) || '/' || $3, $4, $5, $6, e.data
 	  FROM unnest($1::uuid[], $2::text[], $7::bytea[]) WITH ORDINALITY AS e (id, type, data, ord)
 	 ORDER BY e.ord
 )
@@ -46,8 +48,9 @@ SELECT pg_notify('` + Channel + `', '')`
 // row is committed or rolled back with the state change that caused it, and
 // the relay publishes it to the broker after the commit. Each event gets a
 // new UUIDv7 as its id (ce-id); its type (ce-type) is the message's protobuf
-// full name, its source (ce-source) is source, for example
-// "/bookworm/catalog", its time (ce-time) is now in UTC, its trace context
+// full name, its source (ce-source) is events.Source(<deployment>, source):
+// the deployment's identity, read in the same statement, and source, the
+// producing context's name (for example "catalog"); its time (ce-time) is now in UTC, its trace context
 // is the span context of ctx (W3C traceparent and tracestate, empty when
 // there is none), and its data is the binary protobuf encoding. Enqueue also
 // notifies the relay (pg_notify on Channel), which Postgres delivers
@@ -56,8 +59,8 @@ func Enqueue(ctx context.Context, tx pgx.Tx, source string, msgs ...proto.Messag
 	if len(msgs) == 0 {
 		return nil
 	}
-	if source == "" {
-		return errors.New("outbox: empty event source")
+	if source == "" || strings.Contains(source, "/") {
+		return fmt.Errorf("outbox: event source %q: want a context name", source)
 	}
 	ids := make([]string, len(msgs))
 	types := make([]string, len(msgs))
@@ -77,10 +80,31 @@ func Enqueue(ctx context.Context, tx pgx.Tx, source string, msgs ...proto.Messag
 		}
 	}
 	traceparent, tracestate := events.TraceContext(ctx)
+	// Without a deployment row the source is NULL, which the table
+	// refuses: no event leaves without its deployment's identity.
 	if _, err := tx.Exec(ctx, enqueueSQL, ids, types, source, time.Now().UTC(), traceparent, tracestate, data); err != nil {
 		return fmt.Errorf("outbox: enqueue %s: %w", strings.Join(types, ", "), err)
 	}
 	return nil
+}
+
+// Deployment returns the identity of the deployment whose database pool
+// reaches: a UUIDv7 made once (by the migrations, or here should the row
+// have been deleted to give a cloned database an identity of its own) and
+// shared by every process on the database.
+func Deployment(ctx context.Context, pool *pgxpool.Pool) (string, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return "", fmt.Errorf("outbox: deployment identity: %w", err)
+	}
+	var got string
+	err = pool.QueryRow(ctx, `WITH ins AS (
+		INSERT INTO events.deployment (id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING id)
+		SELECT id::text FROM ins UNION ALL SELECT id::text FROM events.deployment LIMIT 1`, id).Scan(&got)
+	if err != nil {
+		return "", fmt.Errorf("outbox: deployment identity: %w", err)
+	}
+	return got, nil
 }
 
 //go:embed migrations/*.sql

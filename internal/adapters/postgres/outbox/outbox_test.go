@@ -58,7 +58,7 @@ func enqueueIn(ctx context.Context, pool *pgxpool.Pool, rollback bool, events ..
 		return err
 	}
 	defer tx.Rollback(ctx)
-	if err := Enqueue(ctx, tx, "/bookworm/test", events...); err != nil {
+	if err := Enqueue(ctx, tx, "test", events...); err != nil {
 		return err
 	}
 	if rollback {
@@ -86,10 +86,10 @@ func TestEnqueueWritesTheEnvelope(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := Enqueue(traced, tx, "/bookworm/catalog", events...); err != nil {
+	if err := Enqueue(traced, tx, "catalog", events...); err != nil {
 		t.Fatal(err)
 	}
-	if err := Enqueue(ctx, tx, "/bookworm/catalog"); err != nil { // nothing to write
+	if err := Enqueue(ctx, tx, "catalog"); err != nil { // nothing to write
 		t.Fatal(err)
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -97,6 +97,10 @@ func TestEnqueueWritesTheEnvelope(t *testing.T) {
 	}
 	after := time.Now()
 
+	deployment, err := Deployment(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
 	rows := outboxRows(t, pool)
 	if len(rows) != len(events) {
 		t.Fatalf("%d rows, want %d", len(rows), len(events))
@@ -115,7 +119,7 @@ func TestEnqueueWritesTheEnvelope(t *testing.T) {
 			t.Errorf("row %d: id %s used twice", i, r.id)
 		}
 		seen[r.id] = true
-		if r.source != "/bookworm/catalog" {
+		if r.source != "bookworm://"+deployment+"/catalog" {
 			t.Errorf("row %d: source %q", i, r.source)
 		}
 		if r.time.Before(before.Add(-time.Millisecond)) || r.time.After(after.Add(time.Millisecond)) {
@@ -159,7 +163,7 @@ func TestEnqueueRolledBackLeavesNoRow(t *testing.T) {
 	}
 	// A failing statement after Enqueue aborts the whole transaction.
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if err := Enqueue(ctx, tx, "/bookworm/test", &catalogv1.BookDeleted{BookId: "gone too"}); err != nil {
+		if err := Enqueue(ctx, tx, "test", &catalogv1.BookDeleted{BookId: "gone too"}); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `SELECT 1/0`)
@@ -190,7 +194,8 @@ func TestEnqueueRejects(t *testing.T) {
 		events []proto.Message
 	}{
 		{"empty source", "", []proto.Message{&catalogv1.BookDeleted{}}},
-		{"nil event", "/bookworm/test", []proto.Message{&catalogv1.BookDeleted{}, nil}},
+		{"source with a slash", "bookworm/catalog", []proto.Message{&catalogv1.BookDeleted{}}},
+		{"nil event", "test", []proto.Message{&catalogv1.BookDeleted{}, nil}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -293,7 +298,7 @@ func TestHandleOnceFailureRecordsNothing(t *testing.T) {
 		if _, err := tx.Exec(ctx, `INSERT INTO effects VALUES ('catalog', 'e2', 1)`); err != nil {
 			return err
 		}
-		if err := Enqueue(ctx, tx, "/bookworm/catalog", &catalogv1.BookDeleted{BookId: "x"}); err != nil {
+		if err := Enqueue(ctx, tx, "catalog", &catalogv1.BookDeleted{BookId: "x"}); err != nil {
 			return err
 		}
 		return boom
@@ -313,7 +318,7 @@ func TestHandleOnceFailureRecordsNothing(t *testing.T) {
 		if err := effect(&calls, "catalog", "e2")(ctx, tx); err != nil {
 			return err
 		}
-		return Enqueue(ctx, tx, "/bookworm/catalog", &catalogv1.BookDeleted{BookId: "x"})
+		return Enqueue(ctx, tx, "catalog", &catalogv1.BookDeleted{BookId: "x"})
 	})
 	if err != nil || !applied {
 		t.Fatalf("retry: applied %v, %v", applied, err)
@@ -412,5 +417,41 @@ func TestPruneInbox(t *testing.T) {
 	left, err = pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil || len(left) != 1 || left[0] != "new" {
 		t.Fatalf("left %v (%v), want [new]", left, err)
+	}
+}
+
+// TestDeployment: the migrations give the database an identity, a UUIDv7,
+// that every read returns; a database whose identity was deleted (to
+// part a clone from its original) gets a new one at the next read, and
+// Enqueue refuses to write events without one.
+func TestDeployment(t *testing.T) {
+	pool := pgtest.NewPool(t)
+	ctx := pgtest.Ctx(t)
+	first, err := Deployment(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, err := uuid.Parse(first); err != nil || id.Version() != 7 || id.Variant() != uuid.RFC4122 {
+		t.Fatalf("deployment %q is not a UUIDv7 (%v)", first, err)
+	}
+	again, err := Deployment(ctx, pool)
+	if err != nil || again != first {
+		t.Fatalf("second read %q, %v; want %q", again, err, first)
+	}
+	if _, err := pool.Exec(ctx, `DELETE FROM events.deployment`); err != nil {
+		t.Fatal(err)
+	}
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		return Enqueue(ctx, tx, "test", &catalogv1.BookDeleted{BookId: "x"})
+	})
+	if err == nil {
+		t.Fatal("Enqueue without a deployment identity succeeded")
+	}
+	fresh, err := Deployment(ctx, pool)
+	if err != nil || fresh == first {
+		t.Fatalf("after the reset: %q, %v; want a new identity", fresh, err)
+	}
+	if id, err := uuid.Parse(fresh); err != nil || id.Version() != 7 {
+		t.Fatalf("new deployment %q is not a UUIDv7", fresh)
 	}
 }

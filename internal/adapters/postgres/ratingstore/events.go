@@ -13,8 +13,10 @@ import (
 	ratingv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/rating/v1"
 )
 
-// RatingSource is the ce-source of the events the rating context publishes.
-const RatingSource = "/bookworm/rating"
+// RatingSource is the context part of the ce-source of the events the
+// rating context publishes ("bookworm://<deployment>/rating", see
+// outbox.Enqueue).
+const RatingSource = "rating"
 
 // removeReasons maps the core's removal reasons to the event's.
 var removeReasons = map[rating.RemoveReason]ratingv1.ReviewDeleted_Reason{

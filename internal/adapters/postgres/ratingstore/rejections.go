@@ -2,6 +2,7 @@ package ratingstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/bookworm-store/bookworm/internal/adapters/events"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/outbox"
+	"github.com/bookworm-store/bookworm/internal/core/failure"
 	"github.com/bookworm-store/bookworm/internal/core/id"
 	"github.com/bookworm-store/bookworm/internal/core/rating"
 	ratingv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/rating/v1"
@@ -48,7 +50,8 @@ func (h *ReviewRejections) EventTypes() []string { return []string{reviewRejecte
 // Handle removes the review a ReviewRejected event names, exactly once; it
 // is the consumer's events.Handler (an inbox handler, outbox.Handler). A
 // review that is gone already (its author deleted it meanwhile) needs
-// nothing.
+// nothing. A rejection that does not match its review (another book, a
+// version the review never had) removes nothing and fails permanently.
 func (h *ReviewRejections) Handle(ctx context.Context, msg events.Message) error {
 	return h.handler(ctx, msg)
 }
@@ -65,5 +68,13 @@ func (h *ReviewRejections) apply(ctx context.Context, tx pgx.Tx, msg events.Mess
 	if !id.Valid(m.GetReviewId()) {
 		return fmt.Errorf("review rejections: event %s: review_id %q is not a UUID", msg.ID, m.GetReviewId())
 	}
-	return rating.RejectReview(ctx, NewReviews(tx), m.GetReviewId(), h.now())
+	err := rating.RejectReview(ctx, NewReviews(tx), rating.Rejection{
+		ReviewID: m.GetReviewId(), BookID: m.GetBookId(), Version: m.GetVersion(),
+	}, h.now())
+	if errors.Is(err, rating.ErrRejectionMismatch) || errors.Is(err, failure.ErrInvalid) {
+		// No retry makes the rejection match: dead-letter it at once
+		// (logged at ERROR, counted by the Guard) and keep the review.
+		return events.Permanent(fmt.Errorf("review rejections: event %s: %w", msg.ID, err))
+	}
+	return err
 }

@@ -86,7 +86,8 @@ type ReviewRejected_Reason int32
 const (
 	// The reason is not known.
 	ReviewRejected_REASON_UNSPECIFIED ReviewRejected_Reason = 0
-	// The book does not exist in the catalog.
+	// The book does not exist in the catalog. No longer sent: a review of a
+	// book the catalog never had is an anomaly, not a rejection.
 	ReviewRejected_REASON_BOOK_NOT_FOUND ReviewRejected_Reason = 1
 	// The book was deleted.
 	ReviewRejected_REASON_BOOK_DELETED ReviewRejected_Reason = 2
@@ -462,9 +463,11 @@ func (x *ReviewDeleted) GetOccurTime() *timestamppb.Timestamp {
 	return nil
 }
 
-// ReviewRejected is published by the catalog when it cannot count a review,
-// for example because the book was deleted before the review arrived. The
-// rating context then removes the review.
+// ReviewRejected is published by the catalog when it cannot count a review
+// because its book was deleted before the review arrived. The rating context
+// then removes the review, but only when the rejection matches it: the same
+// book_id, and a version the review has reached. The catalog never rejects
+// a review of a book it never had (that is an anomaly, dead-lettered).
 type ReviewRejected struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The id of the rejected review.

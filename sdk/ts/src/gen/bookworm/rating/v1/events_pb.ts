@@ -269,9 +269,11 @@ export const ReviewDeleted_ReasonSchema: GenEnum<ReviewDeleted_Reason> = /*@__PU
   enumDesc(file_bookworm_rating_v1_events, 2, 0);
 
 /**
- * ReviewRejected is published by the catalog when it cannot count a review,
- * for example because the book was deleted before the review arrived. The
- * rating context then removes the review.
+ * ReviewRejected is published by the catalog when it cannot count a review
+ * because its book was deleted before the review arrived. The rating context
+ * then removes the review, but only when the rejection matches it: the same
+ * book_id, and a version the review has reached. The catalog never rejects
+ * a review of a book it never had (that is an anomaly, dead-lettered).
  *
  * @generated from message bookworm.rating.v1.ReviewRejected
  */
@@ -333,7 +335,8 @@ export enum ReviewRejected_Reason {
   UNSPECIFIED = 0,
 
   /**
-   * The book does not exist in the catalog.
+   * The book does not exist in the catalog. No longer sent: a review of a
+   * book the catalog never had is an anomaly, not a rejection.
    *
    * @generated from enum value: REASON_BOOK_NOT_FOUND = 1;
    */
