@@ -8,6 +8,8 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/bookworm-store/bookworm/internal/adapters/events"
 )
 
 // Defaults of Config and QueueConfig.
@@ -20,7 +22,9 @@ const (
 	// message goes to the dead-letter queue.
 	DefaultMaxAttempts = 5
 
-	defaultConnectionName    = "bookworm"
+	defaultConnectionName = "bookworm"
+	// messagingSystem is the messaging.system of the spans.
+	messagingSystem          = "rabbitmq"
 	defaultReconnectMinDelay = 100 * time.Millisecond
 	defaultReconnectMaxDelay = 10 * time.Second
 	defaultHeartbeat         = 10 * time.Second
@@ -59,6 +63,10 @@ type Config struct {
 	// Logger receives connection state changes and handler failures
 	// (default slog.Default()).
 	Logger *slog.Logger
+	// Telemetry reports every consumer's deliveries: a consumer span each
+	// (parented or linked to the producer's trace), and an observation
+	// for metrics. The zero value reports nothing.
+	Telemetry events.Telemetry
 }
 
 // QueueConfig describes the queue of one consuming context.
@@ -113,6 +121,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Telemetry.System == "" {
+		c.Telemetry.System = messagingSystem
 	}
 	queues := make([]QueueConfig, len(c.Queues))
 	seen := make(map[string]bool, len(c.Queues))
