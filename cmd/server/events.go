@@ -101,7 +101,7 @@ type events struct {
 // when the process consuming it is not up yet; consumers are the queues
 // this process consumes. ctx bounds the consumers and the relay; stop them
 // with shutdown.
-func startEvents(ctx context.Context, cfg eventsConfig, pool *pgxpool.Pool, declared, consumers []eventConsumer, log *slog.Logger) (*events, error) {
+func startEvents(ctx context.Context, cfg eventsConfig, pool *pgxpool.Pool, declared, consumers []eventConsumer, obs obsSetup, log *slog.Logger) (*events, error) {
 	queues := make([]rabbitmq.QueueConfig, 0, len(declared))
 	for _, c := range declared {
 		queues = append(queues, rabbitmq.QueueConfig{Context: c.context, EventTypes: c.eventTypes})
@@ -114,6 +114,7 @@ func startEvents(ctx context.Context, cfg eventsConfig, pool *pgxpool.Pool, decl
 		QueuePrefix:    cfg.QueuePrefix,
 		Queues:         queues,
 		Logger:         log,
+		Telemetry:      obs.eventTelemetry(),
 	})
 	if err != nil {
 		return nil, err
@@ -125,6 +126,7 @@ func startEvents(ctx context.Context, cfg eventsConfig, pool *pgxpool.Pool, decl
 		Retention:      cfg.OutboxRetention,
 		InboxRetention: cfg.InboxRetention,
 		Logger:         log,
+		TracerProvider: obs.tracing.Provider(),
 	})
 	relayCtx, stopRelay := context.WithCancel(ctx)
 	e.stopRelay = stopRelay
