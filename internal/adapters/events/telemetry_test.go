@@ -175,3 +175,31 @@ func TestStartPublishWithoutTracing(t *testing.T) {
 		t.Error("StartPublish without a provider started something")
 	}
 }
+
+type nopObserver struct{}
+
+func (nopObserver) Handled(Handled) {}
+
+// BenchmarkHandlingTelemetry is the telemetry's own cost per delivery, the
+// handler aside: off (no provider: the producer's trace context and the
+// observation only) and on (a consumer span of a real SDK provider, batched
+// to an exporter that drops them).
+func BenchmarkHandlingTelemetry(b *testing.B) {
+	sdk := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+	defer sdk.Shutdown(context.Background())
+	msg := testMessage()
+	for _, c := range []struct {
+		name string
+		tp   trace.TracerProvider
+	}{{"off", nil}, {"on", sdk}} {
+		tel := &Telemetry{TracerProvider: c.tp, TrustRemote: true, System: "rabbitmq", Observer: nopObserver{}}
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				ctx, h := tel.StartHandling(context.Background(), "bookworm.catalog", msg)
+				MarkDuplicate(ctx)
+				h.End(h.Succeeded(), nil)
+			}
+		})
+	}
+}
