@@ -110,7 +110,7 @@ type events struct {
 // The deployment's identity, read from the database, names the queues and
 // guards every consumer: events another deployment published are dropped
 // before any handler sees them, whatever context consumes them.
-func startEvents(ctx context.Context, cfg eventsConfig, pool *pgxpool.Pool, declared, consumers []eventConsumer, log *slog.Logger) (*events, error) {
+func startEvents(ctx context.Context, cfg eventsConfig, pool *pgxpool.Pool, declared, consumers []eventConsumer, obs obsSetup, log *slog.Logger) (*events, error) {
 	deployment, err := outbox.Deployment(ctx, pool)
 	if err != nil {
 		return nil, err
@@ -132,6 +132,7 @@ func startEvents(ctx context.Context, cfg eventsConfig, pool *pgxpool.Pool, decl
 		Deployment:     deployment,
 		Queues:         queues,
 		Logger:         log,
+		Telemetry:      obs.eventTelemetry(),
 	})
 	if err != nil {
 		return nil, err
@@ -143,6 +144,7 @@ func startEvents(ctx context.Context, cfg eventsConfig, pool *pgxpool.Pool, decl
 		Retention:      cfg.OutboxRetention,
 		InboxRetention: cfg.InboxRetention,
 		Logger:         log,
+		TracerProvider: obs.tracing.Provider(),
 	})
 	relayCtx, stopRelay := context.WithCancel(ctx)
 	e.stopRelay = stopRelay

@@ -72,7 +72,10 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 		defer cancel()
 		obs.shutdown(flushCtx, log)
 	}()
-	pool, err := postgres.Connect(ctx, cfg.DatabaseURL, log, cfg.migrations()...)
+	pool, err := postgres.Open(ctx, cfg.DatabaseURL, log, postgres.Options{
+		Migrations:     cfg.migrations(),
+		TracerProvider: obs.tracing.Provider(), // nil when tracing is off: no tracer installed
+	})
 	if err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
@@ -89,7 +92,7 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 	// Background work lives as long as bg, owned by this function.
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
-	evs, err := startEvents(bg, cfg.Events, pool, ctxs.queues, ctxs.consumers, log)
+	evs, err := startEvents(bg, cfg.Events, pool, ctxs.queues, ctxs.consumers, obs, log)
 	if err != nil {
 		return fmt.Errorf("events: %w", err)
 	}

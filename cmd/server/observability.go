@@ -13,6 +13,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
 
+	eventing "github.com/bookworm-store/bookworm/internal/adapters/events"
 	"github.com/bookworm-store/bookworm/internal/adapters/observability"
 )
 
@@ -66,6 +67,8 @@ func (o *obsConfig) finish(c config, sampleRatio string) []error {
 type obsSetup struct {
 	metrics *observability.Metrics
 	tracing *observability.Tracing
+	// events are the consumers' metrics.
+	events *observability.EventMetrics
 	// interceptors go outside the RPC adapter's error interceptor, tracing
 	// first, so that both see the code the client gets.
 	interceptors []connect.Interceptor
@@ -88,13 +91,26 @@ func newObservability(ctx context.Context, o obsConfig, env string, log *slog.Lo
 	if err != nil {
 		return obsSetup{}, err
 	}
-	s := obsSetup{metrics: metrics, tracing: tracing}
+	s := obsSetup{metrics: metrics, tracing: tracing, events: observability.NewEventMetrics()}
+	if err := metrics.Register(s.events); err != nil {
+		return obsSetup{}, err
+	}
 	if i := tracing.Interceptor(); i != nil {
 		s.interceptors = append(s.interceptors, i)
 		log.Info("exporting traces", slog.Float64("sample_ratio", o.TraceSampleRatio), slog.Bool("trust_remote", o.TraceTrustRemote))
 	}
 	s.interceptors = append(s.interceptors, metrics.RPCInterceptor())
 	return s, nil
+}
+
+// eventTelemetry is what the consumers report to: spans when tracing is on
+// (continuing or linking the producer's trace as RPCs do), metrics always.
+func (s obsSetup) eventTelemetry() eventing.Telemetry {
+	return eventing.Telemetry{
+		TracerProvider: s.tracing.Provider(),
+		TrustRemote:    s.tracing.TrustRemote(),
+		Observer:       s.events,
+	}
 }
 
 // register adds collectors (the Postgres pool, the outbox relay) to the

@@ -8,6 +8,9 @@ import (
 	"testing"
 
 	"connectrpc.com/connect"
+	"connectrpc.com/otelconnect"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
@@ -58,6 +61,9 @@ func BenchmarkRPCHandler(b *testing.B) {
 	}{
 		{"without", nil},
 		{"with", []connect.HandlerOption{connect.WithInterceptors(m.RPCInterceptor())}},
+		// Tracing on: otelconnect as NewTracing sets it up, on a real SDK
+		// provider whose batch processor feeds an exporter that drops.
+		{"with-tracing", []connect.HandlerOption{connect.WithInterceptors(tracingInterceptor(b), m.RPCInterceptor())}},
 	} {
 		h := connect.NewUnaryHandler(echoProcedure, echo, c.opts...)
 		b.Run(c.name, func(b *testing.B) {
@@ -73,4 +79,16 @@ func BenchmarkRPCHandler(b *testing.B) {
 			}
 		})
 	}
+}
+
+// tracingInterceptor is the otelconnect interceptor of an enabled Tracing,
+// sampling every call.
+func tracingInterceptor(b *testing.B) connect.Interceptor {
+	sdk := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+	b.Cleanup(func() { _ = sdk.Shutdown(context.Background()) })
+	i, err := otelconnect.NewInterceptor(otelconnect.WithTracerProvider(sdk), otelconnect.WithoutMetrics())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return i
 }

@@ -25,6 +25,10 @@ import (
 // ServiceName is the service.name of BookWorm's traces.
 const ServiceName = "bookworm"
 
+// maxSpanLinks is how many links a span keeps: one per event of the largest
+// outbox relay batch.
+const maxSpanLinks = 10_000
+
 // TracingConfig says where traces go.
 type TracingConfig struct {
 	// Endpoint is the base URL of an OTLP/HTTP receiver, for example
@@ -55,6 +59,7 @@ type Tracing struct {
 	sdk         *sdktrace.TracerProvider // nil when disabled
 	propagator  propagation.TextMapPropagator
 	interceptor connect.Interceptor
+	trustRemote bool
 }
 
 // NewTracing builds the tracer provider of cfg: a batching OTLP/HTTP
@@ -105,12 +110,18 @@ func NewTracing(ctx context.Context, cfg TracingConfig, log *slog.Logger) (*Trac
 		return nil, fmt.Errorf("trace resource: %w", err)
 	}
 	sampler := sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.SampleRatio))
+	// A relay batch's span links to the producing span of each of its
+	// events (up to the largest batch, 10,000), beyond the default 128.
+	limits := sdktrace.NewSpanLimits()
+	limits.LinkCountLimit = max(limits.LinkCountLimit, maxSpanLinks)
 	t.sdk = sdktrace.NewTracerProvider(
+		sdktrace.WithRawSpanLimits(limits),
 		sdktrace.WithBatcher(exporter),
 		sdktrace.WithResource(res),
 		sdktrace.WithSampler(sampler),
 	)
 	t.provider = t.sdk
+	t.trustRemote = cfg.TrustRemote
 	opts := []otelconnect.Option{
 		otelconnect.WithTracerProvider(t.sdk),
 		otelconnect.WithPropagator(t.propagator),
@@ -147,6 +158,20 @@ func (t *Tracing) Enabled() bool { return t.sdk != nil }
 // TracerProvider is the provider adapters start their spans with (the
 // outbox relay, consumers).
 func (t *Tracing) TracerProvider() trace.TracerProvider { return t.provider }
+
+// Provider is the provider to install in adapters that trace (the Postgres
+// pool, the outbox relay, the consumers), or nil when tracing is disabled:
+// they then install nothing, so that disabled tracing costs nothing.
+func (t *Tracing) Provider() trace.TracerProvider {
+	if t.sdk == nil {
+		return nil
+	}
+	return t.sdk
+}
+
+// TrustRemote reports whether a remote trace context (an RPC caller's, an
+// event's traceparent) is continued rather than linked.
+func (t *Tracing) TrustRemote() bool { return t.trustRemote }
 
 // Propagator reads and writes W3C trace context and baggage, for carrying
 // traces across RabbitMQ messages.

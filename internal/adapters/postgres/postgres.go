@@ -29,6 +29,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // migrationLockID is the advisory lock replicas take while migrating, so
@@ -59,6 +60,26 @@ type Migrations struct {
 // book cache answers most reads. pool_max_conns and the other pool_*
 // parameters of the URL override the defaults.
 func Connect(ctx context.Context, databaseURL string, log *slog.Logger, sets ...Migrations) (*pgxpool.Pool, error) {
+	return Open(ctx, databaseURL, log, Options{Migrations: sets})
+}
+
+// Options are what Open does besides opening the pool.
+type Options struct {
+	// Migrations are applied, in order, before the pool opens (see
+	// Connect).
+	Migrations []Migrations
+	// TracerProvider, when set, makes a client span of every statement of
+	// the pool (queries, batches, COPY, prepares, connects; transactions as
+	// their BEGIN and COMMIT) that runs inside a trace, with the statement
+	// text and never a parameter's value. Nil installs no tracer at all, so
+	// that disabled tracing costs nothing per query.
+	TracerProvider trace.TracerProvider
+}
+
+// Open is Connect with options: the pool of databaseURL, created when
+// missing, migrated, and traced when opts say so.
+func Open(ctx context.Context, databaseURL string, log *slog.Logger, opts Options) (*pgxpool.Pool, error) {
+	sets := opts.Migrations
 	cfg, err := PoolConfig(databaseURL)
 	if err != nil {
 		return nil, err
@@ -68,6 +89,11 @@ func Connect(ctx context.Context, databaseURL string, log *slog.Logger, sets ...
 	}
 	if err := Migrate(ctx, cfg.ConnConfig, log, sets...); err != nil {
 		return nil, err
+	}
+	if opts.TracerProvider != nil {
+		// Set after migrating: the migrations run on connections of their
+		// own, outside any trace.
+		cfg.ConnConfig.Tracer = newQueryTracer(opts.TracerProvider, cfg.ConnConfig)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

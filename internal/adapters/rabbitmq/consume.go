@@ -262,26 +262,32 @@ func (c *Consumer) serve(conn *amqp.Connection, connDone <-chan struct{}) (subsc
 	return true, err
 }
 
-// handle runs the handler on one delivery and settles it.
+// handle runs the handler on one delivery and settles it, within the
+// delivery's telemetry (Config.Telemetry): its span is the handler's
+// parent, and the logs of the delivery carry its trace.
 func (c *Consumer) handle(d *amqp.Delivery) {
 	msg, err := decode(d)
+	ctx, tel := c.b.cfg.Telemetry.StartHandling(c.ctx, c.q.main, msg)
 	if err != nil {
-		c.log.Error("rabbitmq malformed message; dead-lettering it", "message_id", d.MessageId, "to", c.q.dlq, "error", err)
+		c.log.ErrorContext(ctx, "rabbitmq malformed message; dead-lettering it", "message_id", d.MessageId, "to", c.q.dlq, "error", err)
 		c.forward(d, c.q.dlq, 0, err)
+		tel.End(events.OutcomeDeadLettered, err)
 		return
 	}
-	err = c.call(msg)
+	err = c.call(ctx, msg)
 	if err == nil {
 		if err := d.Ack(false); err != nil {
 			// The channel is gone: the broker delivers the message
 			// again and the handler's inbox drops it.
-			c.log.Warn("rabbitmq ack failed", "event_id", msg.ID, "error", err)
+			c.log.WarnContext(ctx, "rabbitmq ack failed", "event_id", msg.ID, "error", err)
 		}
+		tel.End(tel.Succeeded(), nil)
 		return
 	}
 	if c.ctx.Err() != nil {
 		// Stopped at once while handling: not the message's fault. It
 		// stays unacked and is delivered again.
+		tel.End(events.OutcomeInterrupted, err)
 		return
 	}
 	attempts := msg.Attempt
@@ -289,24 +295,25 @@ func (c *Consumer) handle(d *amqp.Delivery) {
 	if errors.Is(err, events.ErrPermanent) {
 		target = c.q.dlq // no retry can cure it
 	}
-	level := slog.LevelWarn
+	level, outcome := slog.LevelWarn, events.OutcomeRetried
 	if target == c.q.dlq {
-		level = slog.LevelError
+		level, outcome = slog.LevelError, events.OutcomeDeadLettered
 	}
-	c.log.Log(context.Background(), level, "rabbitmq handler failed", "event_id", msg.ID, "event_type", msg.Type,
+	c.log.Log(ctx, level, "rabbitmq handler failed", "event_id", msg.ID, "event_type", msg.Type,
 		"attempt", attempts, "max_attempts", c.q.MaxAttempts, "to", target, "error", err)
 	c.forward(d, target, attempts, err)
+	tel.End(outcome, err)
 }
 
-// call runs the handler, turning a panic into an error.
-func (c *Consumer) call(msg Message) (err error) {
+// call runs the handler with ctx, turning a panic into an error.
+func (c *Consumer) call(ctx context.Context, msg Message) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			c.log.Warn("rabbitmq handler panicked", "event_id", msg.ID, "panic", r, "stack", string(debug.Stack()))
+			c.log.WarnContext(ctx, "rabbitmq handler panicked", "event_id", msg.ID, "panic", r, "stack", string(debug.Stack()))
 			err = fmt.Errorf("handler panicked: %v", r)
 		}
 	}()
-	return c.h(c.ctx, msg)
+	return c.h(ctx, msg)
 }
 
 // forward sends a copy of d to queue (a retry queue or the dead-letter

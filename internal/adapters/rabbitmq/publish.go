@@ -122,3 +122,7 @@ func (b *Broker) publishToQueue(ctx context.Context, queue string, p amqp.Publis
 	}
 	return nil
 }
+
+// Destination names where the broker publishes, for the spans of the
+// batches published through it (events.Destination): the exchange.
+func (b *Broker) Destination() (system, name string) { return messagingSystem, b.cfg.Exchange }

@@ -23,7 +23,9 @@ const (
 	// message goes to the dead-letter queue.
 	DefaultMaxAttempts = 5
 
-	defaultConnectionName    = "bookworm"
+	defaultConnectionName = "bookworm"
+	// messagingSystem is the messaging.system of the spans.
+	messagingSystem          = "rabbitmq"
 	defaultReconnectMinDelay = 100 * time.Millisecond
 	defaultReconnectMaxDelay = 10 * time.Second
 	defaultHeartbeat         = 10 * time.Second
@@ -70,6 +72,10 @@ type Config struct {
 	// Logger receives connection state changes and handler failures
 	// (default slog.Default()).
 	Logger *slog.Logger
+	// Telemetry reports every consumer's deliveries: a consumer span each
+	// (parented or linked to the producer's trace), and an observation
+	// for metrics. The zero value reports nothing.
+	Telemetry events.Telemetry
 }
 
 // QueueConfig describes the queue of one consuming context.
@@ -131,6 +137,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Telemetry.System == "" {
+		c.Telemetry.System = messagingSystem
 	}
 	queues := make([]QueueConfig, len(c.Queues))
 	seen := make(map[string]bool, len(c.Queues))

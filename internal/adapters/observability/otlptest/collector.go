@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,8 +34,12 @@ type Span struct {
 	// attributes of the span and of its resource, as strings.
 	Attributes map[string]string
 	Resource   map[string]string
-	// Links are the trace ids of the spans this span links to.
-	Links []string
+	// Links are the trace ids of the spans this span links to, and
+	// LinkedSpans their span ids, in the same order.
+	Links       []string
+	LinkedSpans []string
+	// Events are the names of the span's events ("exception", ...).
+	Events []string
 }
 
 // Collector is a running test collector. URL is its base URL, the value of
@@ -142,6 +147,10 @@ func (c *Collector) export(w http.ResponseWriter, r *http.Request) {
 				}
 				for _, l := range s.GetLinks() {
 					span.Links = append(span.Links, hex.EncodeToString(l.GetTraceId()))
+					span.LinkedSpans = append(span.LinkedSpans, hex.EncodeToString(l.GetSpanId()))
+				}
+				for _, e := range s.GetEvents() {
+					span.Events = append(span.Events, e.GetName())
 				}
 				got = append(got, span)
 			}
@@ -168,6 +177,13 @@ func attributes(kvs []*commonpb.KeyValue) map[string]string {
 			m[kv.GetKey()] = v.GetStringValue()
 		case *commonpb.AnyValue_IntValue:
 			m[kv.GetKey()] = strconv.FormatInt(v.GetIntValue(), 10)
+		case *commonpb.AnyValue_ArrayValue:
+			// Arrays of strings (a batch's event ids), comma separated.
+			var parts []string
+			for _, e := range v.GetArrayValue().GetValues() {
+				parts = append(parts, e.GetStringValue())
+			}
+			m[kv.GetKey()] = strings.Join(parts, ",")
 		case *commonpb.AnyValue_BoolValue:
 			if v.GetBoolValue() {
 				m[kv.GetKey()] = "true"

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bookworm-store/bookworm/internal/adapters/events"
 )
@@ -39,7 +40,8 @@ func HandleOnce(ctx context.Context, pool *pgxpool.Pool, consumer, eventID strin
 			return fmt.Errorf("inbox: record event %s for %s: %w", eventID, consumer, err)
 		}
 		if tag.RowsAffected() == 0 {
-			return nil // applied before
+			events.MarkDuplicate(ctx) // the consumer's span and metrics say so
+			return nil                // applied before
 		}
 		if fnErr = fn(ctx, tx); fnErr != nil {
 			return fnErr
@@ -56,13 +58,17 @@ func HandleOnce(ctx context.Context, pool *pgxpool.Pool, consumer, eventID strin
 	return applied, nil
 }
 
-// InboxHandler returns a events.Handler that applies each message at most
-// once for consumer: it continues the producer's trace (ContextWithTraceParent)
-// and runs apply inside HandleOnce, keyed by the message's id, so that a
-// duplicate is acked without calling apply and a failure is retried.
+// Handler returns an events.Handler that applies each message at most
+// once for consumer: it runs apply inside HandleOnce, keyed by the message's
+// id, so that a duplicate is acked without calling apply (and reported as
+// one to the consumer's telemetry) and a failure is retried. When ctx carries
+// no trace (a handler called outside a consumer) it continues the producer's
+// (ContextWithTraceParent); a consumer's span in ctx is left as it is.
 func Handler(pool *pgxpool.Pool, consumer string, apply func(ctx context.Context, tx pgx.Tx, msg events.Message) error) events.Handler {
 	return func(ctx context.Context, msg events.Message) error {
-		ctx = events.ContextWithTraceParent(ctx, msg.TraceParent, msg.TraceState)
+		if !trace.SpanContextFromContext(ctx).IsValid() {
+			ctx = events.ContextWithTraceParent(ctx, msg.TraceParent, msg.TraceState)
+		}
 		_, err := HandleOnce(ctx, pool, consumer, msg.ID, func(ctx context.Context, tx pgx.Tx) error {
 			return apply(ctx, tx, msg)
 		})

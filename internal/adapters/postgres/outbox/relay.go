@@ -12,6 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bookworm-store/bookworm/internal/adapters/events"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
@@ -66,6 +68,11 @@ type RelayConfig struct {
 	MinBackoff, MaxBackoff time.Duration
 	// Logger receives failures and recoveries (default slog.Default()).
 	Logger *slog.Logger
+	// TracerProvider, when set, makes a producer span of every batch that
+	// claimed events (events.StartPublish: the batch's event ids, a link to
+	// each event's producing span), with the marking's SQL under it. Nil
+	// starts none.
+	TracerProvider trace.TracerProvider
 }
 
 func (c RelayConfig) withDefaults() RelayConfig {
@@ -246,7 +253,21 @@ func (r *Relay) RelayBatch(ctx context.Context) (int, error) {
 		return 0, tx.Commit(ctx)
 	}
 	r.batches.Add(1)
+	ctx, span := events.StartPublish(ctx, r.cfg.TracerProvider, r.pub, msgs)
+	n, err := r.publish(ctx, tx, seqs, msgs)
+	if span != nil {
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "")
+		}
+		span.End()
+	}
+	return n, err
+}
 
+// publish publishes the claimed msgs (rows seqs, locked by tx), marks the
+// confirmed ones published and commits.
+func (r *Relay) publish(ctx context.Context, tx pgx.Tx, seqs []int64, msgs []events.Message) (int, error) {
 	confirmed, pubErr := r.pub.PublishBatch(ctx, msgs)
 	done := seqs[:0:0]
 	for i, ok := range confirmed {
