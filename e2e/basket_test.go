@@ -544,7 +544,7 @@ func TestBasketClearedWhenOrderConfirmed(t *testing.T) {
 	confirm := func() (eventID string) {
 		t.Helper()
 		err := pgx.BeginFunc(t.Context(), pool, func(tx pgx.Tx) error {
-			if err := outbox.Enqueue(t.Context(), tx, "/bookworm/ordering", &orderingv1.OrderConfirmed{
+			if err := outbox.Enqueue(t.Context(), tx, "ordering", &orderingv1.OrderConfirmed{
 				OrderId: order, Version: 4, UserId: s.aliceID, Total: eur(100)}); err != nil {
 				return err
 			}

@@ -102,7 +102,7 @@ func (m *mailServer) enqueue(t *testing.T, evs ...proto.Message) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(ctx)
-	if err := outbox.Enqueue(ctx, tx, "/bookworm/ordering", evs...); err != nil {
+	if err := outbox.Enqueue(ctx, tx, "ordering", evs...); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Commit(ctx); err != nil {

@@ -44,7 +44,7 @@ type Message struct {
 	// "bookworm.rating.v1.ReviewCreated". Required.
 	Type string
 	// Source names the context that produced the event (ce-source), for
-	// example "/bookworm/catalog". Required.
+	// example "bookworm://<deployment>/catalog" (outbox.Enqueue writes it). Required.
 	Source string
 	// Time is when the event happened (ce-time). Publishing sets it to the
 	// current time when it is zero.

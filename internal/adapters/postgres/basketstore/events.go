@@ -13,7 +13,7 @@ import (
 )
 
 // BasketSource is the ce-source of the events the basket context publishes.
-const BasketSource = "/bookworm/basket"
+const BasketSource = "basket"
 
 // enqueue serializes the basket context's domain events (the core decides
 // which a change raises) to the contract's messages and writes them to the

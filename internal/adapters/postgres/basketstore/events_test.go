@@ -35,7 +35,7 @@ func cleared(t *testing.T, pool *pgxpool.Pool) []*basketv1.BasketCleared {
 	t.Helper()
 	var out []*basketv1.BasketCleared
 	for _, e := range pgtest.Outbox(t, pool) {
-		if e.Type != "bookworm.basket.v1.BasketCleared" || e.Source != BasketSource {
+		if _, ctxName, ok := events.ParseSource(e.Source); e.Type != "bookworm.basket.v1.BasketCleared" || !ok || ctxName != BasketSource {
 			t.Fatalf("unexpected event %s from %s", e.Type, e.Source)
 		}
 		var m basketv1.BasketCleared

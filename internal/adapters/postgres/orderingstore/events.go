@@ -16,7 +16,7 @@ import (
 
 // OrderingSource is the ce-source of the events the ordering context
 // publishes.
-const OrderingSource = "/bookworm/ordering"
+const OrderingSource = "ordering"
 
 // enqueue serializes the ordering context's domain events (the core decides
 // which a change raises) to the contract's messages and writes them to the
