@@ -21,7 +21,7 @@ pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.5; done
 curl -sf "http://127.0.0.1:$port/readyz" >/dev/null || { cat "$work/server.log"; exit 1; }
-psql "$pgurl/$db" -Atc "SELECT id FROM books WHERE delete_time IS NULL ORDER BY id" >"$work/ids"
+psql "$pgurl/$db" -Atc "SELECT id FROM catalog.books WHERE delete_time IS NULL ORDER BY id" >"$work/ids"
 echo "books: $(wc -l <"$work/ids")"
 url="http://127.0.0.1:$port"
 run() { # name threads conns script
