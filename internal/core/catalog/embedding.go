@@ -61,3 +61,27 @@ func TextHash(text string) string {
 	sum := sha256.Sum256([]byte(text))
 	return hex.EncodeToString(sum[:])
 }
+
+// EmbeddingStore keeps the books' embeddings. Implementations must be safe
+// for concurrent use.
+type EmbeddingStore interface {
+	// PendingEmbeddings returns up to limit live books, by id after after
+	// ("" for the start), whose embedding is missing, made by another model
+	// than model, or older than a known change of their text.
+	PendingEmbeddings(ctx context.Context, model, after string, limit int) ([]BookRecord, error)
+	// CountPendingEmbeddings counts the books PendingEmbeddings would return
+	// without a limit.
+	CountPendingEmbeddings(ctx context.Context, model string) (int, error)
+	// PutEmbeddings stores embeddings made by model; a book deleted in the
+	// meantime is skipped.
+	PutEmbeddings(ctx context.Context, model string, items []BookEmbedding) error
+}
+
+// BookEmbedding is the embedding of one version of a book.
+type BookEmbedding struct {
+	BookID string
+	// Version is the book's version whose text was embedded.
+	Version  int64
+	TextHash string
+	Vector   []float32
+}
