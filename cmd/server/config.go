@@ -40,6 +40,8 @@ type config struct {
 	Observability obsConfig
 	// Events is the event backbone: RabbitMQ, the outbox relay, the inbox.
 	Events eventsConfig
+	// AI is Ollama and its models.
+	AI aiConfig
 }
 
 // envPrefix starts every environment variable the server reads.
@@ -110,6 +112,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	var sampleRatio string
 	obsFlags(&c.Observability, str, boolean, &sampleRatio)
 	eventsFlags(&c.Events, str, integer, duration)
+	aiFlags(&c.AI, str, duration)
 	err := fs.Parse(args)
 	if err != nil {
 		return config{}, err
@@ -125,6 +128,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	problems = append(problems, c.Auth.finish(c, corsOrigins)...)
 	problems = append(problems, c.Observability.finish(c, sampleRatio)...)
 	problems = append(problems, c.Events.finish()...)
+	problems = append(problems, c.AI.finish()...)
 	if err := errors.Join(problems...); err != nil {
 		return config{}, fmt.Errorf("invalid configuration:\n%w", err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/bookworm-store/bookworm/internal/adapters/connectclient"
 	"github.com/bookworm-store/bookworm/internal/adapters/inproc"
+	"github.com/bookworm-store/bookworm/internal/adapters/ollama"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/catalogstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/outbox"
@@ -77,6 +78,10 @@ type infra struct {
 	obs  obsSetup
 	// catalog is the catalog's use cases when this process serves it.
 	catalog *catalog.Service
+	// ollama is the AI model adapter, nil when the AI features are off;
+	// embedIndexer keeps the books' embeddings, nil without semantic search.
+	ollama       *ollama.Client
+	embedIndexer *catalog.Indexer
 }
 
 // contextNames lists the registry's names, in order.
@@ -239,10 +244,12 @@ func (cs *contexts) close() {
 	})
 }
 
-// catalogConsumers: the catalog counts reviews into its books.
+// catalogConsumers: the catalog counts reviews into its books and keeps
+// their embeddings' bookkeeping from its own book events.
 func catalogConsumers(in *infra) []eventConsumer {
 	ratings := catalogstore.NewCatalogRatings(in.pool, nil)
-	return []eventConsumer{{context: "catalog", eventTypes: ratings.EventTypes(), handler: ratings.Handle}}
+	embeddings := catalogstore.NewEmbeddingEvents(in.pool, in.nudgeIndexer)
+	return []eventConsumer{oneQueue("catalog", ratings, embeddings)}
 }
 
 // buildCatalog: the catalog's use cases over the cached book store, whose
@@ -257,10 +264,14 @@ func buildCatalog(ctx context.Context, in *infra) (*servedContext, error) {
 	}
 	books := catalogstore.NewBookCache(catalogstore.NewBooks(in.pool), in.pool, in.cfg.CacheEntries, in.log)
 	in.catalog = catalog.NewService(books, catalogstore.NewEntities(in.pool), nil)
+	embedLoops, err := catalogEmbeddings(ctx, in)
+	if err != nil {
+		return nil, fmt.Errorf("embeddings: %w", err)
+	}
 	return &servedContext{
 		services:     []rpc.Service{rpc.CatalogService(in.catalog)},
 		dependencies: []string{"postgres", "rabbitmq"},
-		loops:        []loop{{name: "book cache listener", run: books.Run}},
+		loops:        append([]loop{{name: "book cache listener", run: books.Run}}, embedLoops...),
 	}, nil
 }
 
