@@ -39,7 +39,7 @@ func (c *Client) Chat(ctx context.Context, req assistant.ChatRequest, onChunk fu
 		tools[i] = api.Tool{Type: "function", Function: api.ToolFunction{Name: t.Name, Description: t.Description, Parameters: params}}
 	}
 	stream := true
-	areq := &api.ChatRequest{Model: c.cfg.ChatModel, Messages: msgs, Tools: tools, Stream: &stream}
+	areq := &api.ChatRequest{Model: c.cfg.ChatModel, Messages: msgs, Tools: tools, Stream: &stream, Format: req.Format}
 
 	var res assistant.ChatResult
 	res.Message.Role = assistant.RoleAssistant

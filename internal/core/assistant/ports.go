@@ -45,6 +45,9 @@ type Tool struct {
 type ChatRequest struct {
 	Messages []Message
 	Tools    []Tool
+	// Format, when set, is a JSON schema the answer must follow
+	// (structured output); the model is constrained to it.
+	Format json.RawMessage
 }
 
 // ChatChunk is a piece of the answer as the model generates it.

@@ -14,6 +14,7 @@ type Service struct {
 	entities Entities
 	now      func() time.Time
 	newID    func() string
+	semantic *semantic
 }
 
 // NewService returns the use cases over the given stores. now may be nil
@@ -105,7 +106,21 @@ func (s *Service) SearchBooks(ctx context.Context, q SearchBooksQuery) (SearchPa
 	if err != nil {
 		return SearchPage{}, err
 	}
-	return s.books.SearchBooks(ctx, q)
+	degraded, err := s.prepareSearch(ctx, &q)
+	if err != nil {
+		return SearchPage{}, err
+	}
+	page, err := s.books.SearchBooks(ctx, q)
+	if err != nil {
+		return SearchPage{}, err
+	}
+	if page.Mode == SearchAuto {
+		page.Mode = SearchLexical
+	}
+	if page.Mode == SearchLexical && page.Degraded == "" && q.Mode != SearchLexical {
+		page.Degraded = degraded
+	}
+	return page, nil
 }
 
 // UpdateBook sets the fields named in paths. When etag is not empty and the

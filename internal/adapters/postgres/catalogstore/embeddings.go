@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/bookworm-store/bookworm/internal/adapters/events"
+	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/outbox"
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
 	"github.com/bookworm-store/bookworm/internal/core/failure"
@@ -133,8 +134,11 @@ func (s *Embeddings) PutEmbeddings(ctx context.Context, model string, items []ca
 	if err := s.ensureIndex(ctx, dim); err != nil {
 		return err
 	}
+	// In one transaction with a notification per book: the book caches
+	// drop the search pages the new vectors may change.
 	batch := &pgx.Batch{}
 	for _, it := range items {
+		batch.Queue(`SELECT pg_notify($1, $2)`, CatalogChannel, it.BookID)
 		batch.Queue(`INSERT INTO catalog.book_embeddings AS e (book_id, model, dimension, embedding, text_hash, book_version)
 			SELECT b.id, $2, $3, $4::vector, $5, $6 FROM catalog.books b WHERE b.id = $1 AND b.delete_time IS NULL
 			ON CONFLICT (book_id) DO UPDATE SET model = excluded.model, dimension = excluded.dimension,
@@ -142,7 +146,8 @@ func (s *Embeddings) PutEmbeddings(ctx context.Context, model string, items []ca
 				book_version = greatest(e.book_version, excluded.book_version), update_time = now()`,
 			it.BookID, model, dim, vectorLiteral(it.Vector), it.TextHash, it.Version)
 	}
-	return errTable.Translate(ctx, s.pool.SendBatch(ctx, batch).Close(), "embeddings")
+	err := postgres.InTx(ctx, s.pool, func(tx pgx.Tx) error { return tx.SendBatch(ctx, batch).Close() })
+	return errTable.Translate(ctx, err, "embeddings")
 }
 
 // ensureIndex creates the HNSW index of one dimension once.

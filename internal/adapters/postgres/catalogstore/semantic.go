@@ -1,0 +1,188 @@
+package catalogstore
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
+	"github.com/bookworm-store/bookworm/internal/core/catalog"
+	"github.com/bookworm-store/bookworm/internal/core/failure"
+)
+
+// The semantic search modes, in page cursors beside searchWords and
+// searchTrigrams.
+const (
+	searchSemantic = 10 + iota
+	searchHybrid
+)
+
+// Semantic search ranks at most maxSemantic nearest books, and hybrid
+// search fuses the best maxSemantic of each ranking (lexical and vector)
+// by reciprocal rank fusion with constant rrfK: pages walk through that
+// bounded set by keyset, so every page of it is reachable.
+const (
+	maxSemantic = 500
+	rrfK        = 60
+)
+
+// embeddingsState is what Books.embeddings remembers for a short while per
+// "model/dimension": whether books have such embeddings, so that searches
+// do not ask on every call.
+type embeddingsState struct {
+	has bool
+	at  time.Time
+}
+
+const embeddingsStateTTL = 5 * time.Second
+
+func (s *Books) hasEmbeddings(ctx context.Context, model string, dim int) (bool, error) {
+	key := model + "/" + strconv.Itoa(dim)
+	if v, ok := s.embeddings.Load(key); ok && time.Since(v.(embeddingsState).at) < embeddingsStateTTL {
+		return v.(embeddingsState).has, nil
+	}
+	var has bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM catalog.book_embeddings WHERE model = $1 AND dimension = $2)`, model, dim).Scan(&has)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // no table: no pgvector
+		err = nil
+	}
+	if err != nil {
+		return false, err
+	}
+	s.embeddings.Store(key, embeddingsState{has: has, at: time.Now()})
+	return has, nil
+}
+
+// semanticSearch answers the semantic modes. ok is false when the search is
+// lexical after all: no query embedding (the model was unavailable) on a
+// first page, or a lexical page token of an auto-mode search. A lexical
+// answer because nothing is embedded yet is returned here, marked.
+func (s *Books) semanticSearch(ctx context.Context, q catalog.SearchBooksQuery, query uint64, cur cursor, after bool) (catalog.SearchPage, bool, error) {
+	if after && (cur.Mode == searchWords || cur.Mode == searchTrigrams) {
+		return catalog.SearchPage{}, false, nil
+	}
+	if q.Embedding == nil {
+		if after {
+			return catalog.SearchPage{}, true, failure.ErrUnavailable
+		}
+		return catalog.SearchPage{}, false, nil
+	}
+	dim := len(q.Embedding)
+	has, err := s.hasEmbeddings(ctx, q.EmbeddingModel, dim)
+	if err != nil {
+		return catalog.SearchPage{}, true, err
+	}
+	if !has {
+		if after {
+			return catalog.SearchPage{}, true, failure.ErrUnavailable
+		}
+		page, err := s.search(ctx, q, query, searchWords, cursor{}, false)
+		if err == nil && len(page.Hits) == 0 {
+			page, err = s.search(ctx, q, query, searchTrigrams, cursor{}, false)
+		}
+		page.Mode, page.Degraded = catalog.SearchLexical, catalog.DegradedNotEmbedded
+		return page, true, err
+	}
+	mode, pageMode := searchHybrid, catalog.SearchHybrid
+	if q.Mode == catalog.SearchSemantic {
+		mode, pageMode = searchSemantic, catalog.SearchSemantic
+	}
+	if after && cur.Mode != mode {
+		return catalog.SearchPage{}, true, postgres.ErrPageToken
+	}
+	page, err := s.rankSemantic(ctx, q, query, mode, cur, after)
+	page.Mode = pageMode
+	return page, true, err
+}
+
+// semanticSQL selects the maxSemantic nearest live books passing the
+// filters, as (id, dist); it walks the HNSW index of the dimension, whose
+// expression and predicate it repeats literally so that the planner can
+// prove the partial index applies.
+func semanticSQL(q catalog.SearchBooksQuery, a *postgres.Args) string {
+	d := strconv.Itoa(len(q.Embedding))
+	vec := a.Add(vectorLiteral(q.Embedding)) + "::vector(" + d + ")"
+	model := a.Add(q.EmbeddingModel)
+	where := filterSQL(q.Filter, a)
+	return `SELECT e.book_id AS id, (e.embedding::vector(` + d + `) <=> ` + vec + `)::float8 AS dist
+		  FROM catalog.book_embeddings e JOIN catalog.books b ON b.id = e.book_id
+		 WHERE e.dimension = ` + d + ` AND e.model = ` + model + ` AND ` + strings.Join(where, " AND ") + `
+		 ORDER BY e.embedding::vector(` + d + `) <=> ` + vec + `
+		 LIMIT ` + strconv.Itoa(maxSemantic)
+}
+
+func (s *Books) rankSemantic(ctx context.Context, q catalog.SearchBooksQuery, query uint64, mode int, cur cursor, after bool) (catalog.SearchPage, error) {
+	var (
+		a      postgres.Args
+		ranked string
+	)
+	switch mode {
+	case searchSemantic:
+		// Cosine similarity: 1 - cosine distance.
+		ranked = `SELECT s.id, 1 - s.dist AS relevance FROM (` + semanticSQL(q, &a) + `) s`
+	case searchHybrid:
+		a = postgres.Args{q.Query}
+		words, excluded, _ := queryTerms(q.Query)
+		a.Add(words)
+		var not strings.Builder
+		for _, w := range excluded {
+			not.WriteString(" & !" + w)
+		}
+		a.Add(not.String())
+		lexical := searchWordsSQL + strings.Join(filterSQL(q.Filter, &a), " AND ") + `
+			),
+			lex AS (SELECT h.id, row_number() OVER (ORDER BY h.relevance DESC, h.id DESC) AS r
+			          FROM hits h ORDER BY h.relevance DESC, h.id DESC LIMIT ` + strconv.Itoa(maxSemantic) + `),
+			sem AS (SELECT v.id, row_number() OVER (ORDER BY v.dist, v.id) AS r FROM (` + semanticSQL(q, &a) + `) v)`
+		k := strconv.Itoa(rrfK)
+		ranked = lexical + `
+			SELECT coalesce(l.id, v.id) AS id,
+			       (coalesce(1.0 / (` + k + ` + l.r), 0) + coalesce(1.0 / (` + k + ` + v.r), 0))::float8 AS relevance
+			  FROM lex l FULL JOIN sem v ON v.id = l.id`
+	}
+	keyset := ""
+	if after {
+		keyset = "WHERE (f.relevance, f.id) < (" + a.Add(cur.Float) + ", " + a.Add(cur.ID) + "::uuid)"
+	}
+	sql := `SELECT ` + bookColumns + `, b.relevance
+		  FROM (SELECT b.*, f.relevance FROM (` + ranked + `) f JOIN catalog.books b ON b.id = f.id ` + keyset + `
+		         ORDER BY f.relevance DESC, f.id DESC LIMIT ` + a.Add(q.PageSize+1) + `) b` + bookJoins + `
+		 ORDER BY b.relevance DESC, b.id DESC`
+
+	var page catalog.SearchPage
+	err := postgres.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		// HNSW returns at most ef_search rows unless it may scan on
+		// (pgvector 0.8); strict order keeps the keyset exact.
+		if _, err := tx.Exec(ctx, `SELECT set_config('hnsw.iterative_scan', 'strict_order', true),
+			set_config('hnsw.ef_search', '200', true), set_config('hnsw.max_scan_tuples', '50000', true)`); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, sql, a...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var last cursor
+		for rows.Next() {
+			if len(page.Hits) == q.PageSize {
+				page.NextPageToken = last.encode()
+				break
+			}
+			var rel float64
+			b, err := scanBook(rows, &rel)
+			if err != nil {
+				return err
+			}
+			last = cursor{Query: query, Float: rel, ID: b.ID(), Mode: mode}
+			page.Hits = append(page.Hits, catalog.SearchHit{Book: b, Relevance: rel})
+		}
+		return rows.Err()
+	})
+	return page, err
+}
