@@ -87,6 +87,7 @@ func catalogEmbeddings(ctx context.Context, in *infra) ([]loop, error) {
 	}
 	x := catalog.NewIndexer(store, in.ollama, in.ollama.EmbedModel(), in.log)
 	in.embedIndexer = x
+	in.catalog.WithSemanticSearch(in.ollama, in.ollama.EmbedModel())
 	return []loop{{name: "book embeddings", run: x.Run}}, nil
 }
 

@@ -138,6 +138,65 @@ func (BookOrderField) EnumDescriptor() ([]byte, []int) {
 	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{1}
 }
 
+// SearchMode is how SearchBooks ranks books.
+type SearchMode int32
+
+const (
+	// Hybrid when the books have embeddings, lexical otherwise.
+	SearchMode_SEARCH_MODE_UNSPECIFIED SearchMode = 0
+	// Full-text: the words of the query (typos corrected) in title, authors,
+	// category, publisher and description.
+	SearchMode_SEARCH_MODE_LEXICAL SearchMode = 1
+	// By meaning: the books whose embedding is nearest the query's (the best
+	// 500), which may share no word with the query.
+	SearchMode_SEARCH_MODE_SEMANTIC SearchMode = 2
+	// Both rankings fused by reciprocal rank fusion (the best 500 of each).
+	SearchMode_SEARCH_MODE_HYBRID SearchMode = 3
+)
+
+// Enum value maps for SearchMode.
+var (
+	SearchMode_name = map[int32]string{
+		0: "SEARCH_MODE_UNSPECIFIED",
+		1: "SEARCH_MODE_LEXICAL",
+		2: "SEARCH_MODE_SEMANTIC",
+		3: "SEARCH_MODE_HYBRID",
+	}
+	SearchMode_value = map[string]int32{
+		"SEARCH_MODE_UNSPECIFIED": 0,
+		"SEARCH_MODE_LEXICAL":     1,
+		"SEARCH_MODE_SEMANTIC":    2,
+		"SEARCH_MODE_HYBRID":      3,
+	}
+)
+
+func (x SearchMode) Enum() *SearchMode {
+	p := new(SearchMode)
+	*p = x
+	return p
+}
+
+func (x SearchMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SearchMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_bookworm_catalog_v1_catalog_proto_enumTypes[2].Descriptor()
+}
+
+func (SearchMode) Type() protoreflect.EnumType {
+	return &file_bookworm_catalog_v1_catalog_proto_enumTypes[2]
+}
+
+func (x SearchMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SearchMode.Descriptor instead.
+func (SearchMode) EnumDescriptor() ([]byte, []int) {
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{2}
+}
+
 // Book is a publication BookWorm sells.
 type Book struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1023,7 +1082,10 @@ type SearchBooksRequest struct {
 	// The most results to return, 1 to 100; 0 means 20.
 	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The next_page_token of the previous page, or empty for the first page.
-	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// How to rank the books; unspecified means hybrid when the books have
+	// embeddings and lexical otherwise. Page tokens are bound to the mode.
+	Mode          SearchMode `protobuf:"varint,5,opt,name=mode,proto3,enum=bookworm.catalog.v1.SearchMode" json:"mode,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1084,6 +1146,13 @@ func (x *SearchBooksRequest) GetPageToken() string {
 		return x.PageToken
 	}
 	return ""
+}
+
+func (x *SearchBooksRequest) GetMode() SearchMode {
+	if x != nil {
+		return x.Mode
+	}
+	return SearchMode_SEARCH_MODE_UNSPECIFIED
 }
 
 // SearchBooksResult is one book found by SearchBooks.
@@ -1149,8 +1218,18 @@ type SearchBooksResponse struct {
 	Results []*SearchBooksResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
 	// The token of the next page, or empty on the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// The mode that ranked this page (never unspecified).
+	Mode SearchMode `protobuf:"varint,3,opt,name=mode,proto3,enum=bookworm.catalog.v1.SearchMode" json:"mode,omitempty"`
+	// True when the page is not in the mode asked for (or, for unspecified,
+	// lexical although a semantic mode is configured); degraded_reason says
+	// why: "model_unavailable" (the embedding model did not answer),
+	// "not_embedded" (no book has an embedding yet) or "semantic_off" (no
+	// embedding model or vector store in this deployment).
+	Degraded bool `protobuf:"varint,4,opt,name=degraded,proto3" json:"degraded,omitempty"`
+	// Why the page is degraded, or empty.
+	DegradedReason string `protobuf:"bytes,5,opt,name=degraded_reason,json=degradedReason,proto3" json:"degraded_reason,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SearchBooksResponse) Reset() {
@@ -1193,6 +1272,27 @@ func (x *SearchBooksResponse) GetResults() []*SearchBooksResult {
 func (x *SearchBooksResponse) GetNextPageToken() string {
 	if x != nil {
 		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *SearchBooksResponse) GetMode() SearchMode {
+	if x != nil {
+		return x.Mode
+	}
+	return SearchMode_SEARCH_MODE_UNSPECIFIED
+}
+
+func (x *SearchBooksResponse) GetDegraded() bool {
+	if x != nil {
+		return x.Degraded
+	}
+	return false
+}
+
+func (x *SearchBooksResponse) GetDegradedReason() string {
+	if x != nil {
+		return x.DegradedReason
 	}
 	return ""
 }
@@ -3400,20 +3500,24 @@ const file_bookworm_catalog_v1_catalog_proto_rawDesc = "" +
 	"descending\"l\n" +
 	"\x11ListBooksResponse\x12/\n" +
 	"\x05books\x18\x01 \x03(\v2\x19.bookworm.catalog.v1.BookR\x05books\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xc0\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xff\x01\n" +
 	"\x12SearchBooksRequest\x12 \n" +
 	"\x05query\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x05query\x127\n" +
 	"\x06filter\x18\x02 \x01(\v2\x1f.bookworm.catalog.v1.BookFilterR\x06filter\x12&\n" +
 	"\tpage_size\x18\x03 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\bpageSize\x12'\n" +
 	"\n" +
-	"page_token\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\"`\n" +
+	"page_token\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12=\n" +
+	"\x04mode\x18\x05 \x01(\x0e2\x1f.bookworm.catalog.v1.SearchModeB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04mode\"`\n" +
 	"\x11SearchBooksResult\x12-\n" +
 	"\x04book\x18\x01 \x01(\v2\x19.bookworm.catalog.v1.BookR\x04book\x12\x1c\n" +
-	"\trelevance\x18\x02 \x01(\x01R\trelevance\"\x7f\n" +
+	"\trelevance\x18\x02 \x01(\x01R\trelevance\"\xf9\x01\n" +
 	"\x13SearchBooksResponse\x12@\n" +
 	"\aresults\x18\x01 \x03(\v2&.bookworm.catalog.v1.SearchBooksResultR\aresults\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xe2\x02\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x123\n" +
+	"\x04mode\x18\x03 \x01(\x0e2\x1f.bookworm.catalog.v1.SearchModeR\x04mode\x12\x1a\n" +
+	"\bdegraded\x18\x04 \x01(\bR\bdegraded\x12'\n" +
+	"\x0fdegraded_reason\x18\x05 \x01(\tR\x0edegradedReason\"\xe2\x02\n" +
 	"\x11UpdateBookRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12:\n" +
 	"\x04book\x18\x02 \x01(\v2\x1e.bookworm.catalog.v1.BookInputB\x06\xbaH\x03\xd8\x01\x03R\x04book\x12\xd9\x01\n" +
@@ -3556,7 +3660,13 @@ const file_bookworm_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x16BOOK_ORDER_FIELD_TITLE\x10\x01\x12\x1a\n" +
 	"\x16BOOK_ORDER_FIELD_PRICE\x10\x02\x12 \n" +
 	"\x1cBOOK_ORDER_FIELD_CREATE_TIME\x10\x03\x12\x1b\n" +
-	"\x17BOOK_ORDER_FIELD_RATING\x10\x042\xc8\x13\n" +
+	"\x17BOOK_ORDER_FIELD_RATING\x10\x04*t\n" +
+	"\n" +
+	"SearchMode\x12\x1b\n" +
+	"\x17SEARCH_MODE_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13SEARCH_MODE_LEXICAL\x10\x01\x12\x18\n" +
+	"\x14SEARCH_MODE_SEMANTIC\x10\x02\x12\x16\n" +
+	"\x12SEARCH_MODE_HYBRID\x10\x032\xc8\x13\n" +
 	"\x0eCatalogService\x12j\n" +
 	"\n" +
 	"CreateBook\x12&.bookworm.catalog.v1.CreateBookRequest\x1a'.bookworm.catalog.v1.CreateBookResponse\"\v\xc2\xf3\x18\a\x12\x05admin\x12_\n" +
@@ -3597,169 +3707,172 @@ func file_bookworm_catalog_v1_catalog_proto_rawDescGZIP() []byte {
 	return file_bookworm_catalog_v1_catalog_proto_rawDescData
 }
 
-var file_bookworm_catalog_v1_catalog_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_bookworm_catalog_v1_catalog_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_bookworm_catalog_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
 var file_bookworm_catalog_v1_catalog_proto_goTypes = []any{
 	(Availability)(0),               // 0: bookworm.catalog.v1.Availability
 	(BookOrderField)(0),             // 1: bookworm.catalog.v1.BookOrderField
-	(*Book)(nil),                    // 2: bookworm.catalog.v1.Book
-	(*BookInput)(nil),               // 3: bookworm.catalog.v1.BookInput
-	(*CreateBookRequest)(nil),       // 4: bookworm.catalog.v1.CreateBookRequest
-	(*CreateBookResponse)(nil),      // 5: bookworm.catalog.v1.CreateBookResponse
-	(*GetBookRequest)(nil),          // 6: bookworm.catalog.v1.GetBookRequest
-	(*GetBookResponse)(nil),         // 7: bookworm.catalog.v1.GetBookResponse
-	(*BatchGetBooksRequest)(nil),    // 8: bookworm.catalog.v1.BatchGetBooksRequest
-	(*BatchGetBooksResponse)(nil),   // 9: bookworm.catalog.v1.BatchGetBooksResponse
-	(*BookFilter)(nil),              // 10: bookworm.catalog.v1.BookFilter
-	(*ListBooksRequest)(nil),        // 11: bookworm.catalog.v1.ListBooksRequest
-	(*ListBooksResponse)(nil),       // 12: bookworm.catalog.v1.ListBooksResponse
-	(*SearchBooksRequest)(nil),      // 13: bookworm.catalog.v1.SearchBooksRequest
-	(*SearchBooksResult)(nil),       // 14: bookworm.catalog.v1.SearchBooksResult
-	(*SearchBooksResponse)(nil),     // 15: bookworm.catalog.v1.SearchBooksResponse
-	(*UpdateBookRequest)(nil),       // 16: bookworm.catalog.v1.UpdateBookRequest
-	(*UpdateBookResponse)(nil),      // 17: bookworm.catalog.v1.UpdateBookResponse
-	(*DeleteBookRequest)(nil),       // 18: bookworm.catalog.v1.DeleteBookRequest
-	(*DeleteBookResponse)(nil),      // 19: bookworm.catalog.v1.DeleteBookResponse
-	(*Author)(nil),                  // 20: bookworm.catalog.v1.Author
-	(*AuthorInput)(nil),             // 21: bookworm.catalog.v1.AuthorInput
-	(*CreateAuthorRequest)(nil),     // 22: bookworm.catalog.v1.CreateAuthorRequest
-	(*CreateAuthorResponse)(nil),    // 23: bookworm.catalog.v1.CreateAuthorResponse
-	(*GetAuthorRequest)(nil),        // 24: bookworm.catalog.v1.GetAuthorRequest
-	(*GetAuthorResponse)(nil),       // 25: bookworm.catalog.v1.GetAuthorResponse
-	(*ListAuthorsRequest)(nil),      // 26: bookworm.catalog.v1.ListAuthorsRequest
-	(*ListAuthorsResponse)(nil),     // 27: bookworm.catalog.v1.ListAuthorsResponse
-	(*UpdateAuthorRequest)(nil),     // 28: bookworm.catalog.v1.UpdateAuthorRequest
-	(*UpdateAuthorResponse)(nil),    // 29: bookworm.catalog.v1.UpdateAuthorResponse
-	(*DeleteAuthorRequest)(nil),     // 30: bookworm.catalog.v1.DeleteAuthorRequest
-	(*DeleteAuthorResponse)(nil),    // 31: bookworm.catalog.v1.DeleteAuthorResponse
-	(*Category)(nil),                // 32: bookworm.catalog.v1.Category
-	(*CategoryInput)(nil),           // 33: bookworm.catalog.v1.CategoryInput
-	(*CreateCategoryRequest)(nil),   // 34: bookworm.catalog.v1.CreateCategoryRequest
-	(*CreateCategoryResponse)(nil),  // 35: bookworm.catalog.v1.CreateCategoryResponse
-	(*GetCategoryRequest)(nil),      // 36: bookworm.catalog.v1.GetCategoryRequest
-	(*GetCategoryResponse)(nil),     // 37: bookworm.catalog.v1.GetCategoryResponse
-	(*ListCategoriesRequest)(nil),   // 38: bookworm.catalog.v1.ListCategoriesRequest
-	(*ListCategoriesResponse)(nil),  // 39: bookworm.catalog.v1.ListCategoriesResponse
-	(*UpdateCategoryRequest)(nil),   // 40: bookworm.catalog.v1.UpdateCategoryRequest
-	(*UpdateCategoryResponse)(nil),  // 41: bookworm.catalog.v1.UpdateCategoryResponse
-	(*DeleteCategoryRequest)(nil),   // 42: bookworm.catalog.v1.DeleteCategoryRequest
-	(*DeleteCategoryResponse)(nil),  // 43: bookworm.catalog.v1.DeleteCategoryResponse
-	(*Publisher)(nil),               // 44: bookworm.catalog.v1.Publisher
-	(*PublisherInput)(nil),          // 45: bookworm.catalog.v1.PublisherInput
-	(*CreatePublisherRequest)(nil),  // 46: bookworm.catalog.v1.CreatePublisherRequest
-	(*CreatePublisherResponse)(nil), // 47: bookworm.catalog.v1.CreatePublisherResponse
-	(*GetPublisherRequest)(nil),     // 48: bookworm.catalog.v1.GetPublisherRequest
-	(*GetPublisherResponse)(nil),    // 49: bookworm.catalog.v1.GetPublisherResponse
-	(*ListPublishersRequest)(nil),   // 50: bookworm.catalog.v1.ListPublishersRequest
-	(*ListPublishersResponse)(nil),  // 51: bookworm.catalog.v1.ListPublishersResponse
-	(*UpdatePublisherRequest)(nil),  // 52: bookworm.catalog.v1.UpdatePublisherRequest
-	(*UpdatePublisherResponse)(nil), // 53: bookworm.catalog.v1.UpdatePublisherResponse
-	(*DeletePublisherRequest)(nil),  // 54: bookworm.catalog.v1.DeletePublisherRequest
-	(*DeletePublisherResponse)(nil), // 55: bookworm.catalog.v1.DeletePublisherResponse
-	(*v1.Money)(nil),                // 56: bookworm.type.v1.Money
-	(*timestamppb.Timestamp)(nil),   // 57: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),   // 58: google.protobuf.FieldMask
+	(SearchMode)(0),                 // 2: bookworm.catalog.v1.SearchMode
+	(*Book)(nil),                    // 3: bookworm.catalog.v1.Book
+	(*BookInput)(nil),               // 4: bookworm.catalog.v1.BookInput
+	(*CreateBookRequest)(nil),       // 5: bookworm.catalog.v1.CreateBookRequest
+	(*CreateBookResponse)(nil),      // 6: bookworm.catalog.v1.CreateBookResponse
+	(*GetBookRequest)(nil),          // 7: bookworm.catalog.v1.GetBookRequest
+	(*GetBookResponse)(nil),         // 8: bookworm.catalog.v1.GetBookResponse
+	(*BatchGetBooksRequest)(nil),    // 9: bookworm.catalog.v1.BatchGetBooksRequest
+	(*BatchGetBooksResponse)(nil),   // 10: bookworm.catalog.v1.BatchGetBooksResponse
+	(*BookFilter)(nil),              // 11: bookworm.catalog.v1.BookFilter
+	(*ListBooksRequest)(nil),        // 12: bookworm.catalog.v1.ListBooksRequest
+	(*ListBooksResponse)(nil),       // 13: bookworm.catalog.v1.ListBooksResponse
+	(*SearchBooksRequest)(nil),      // 14: bookworm.catalog.v1.SearchBooksRequest
+	(*SearchBooksResult)(nil),       // 15: bookworm.catalog.v1.SearchBooksResult
+	(*SearchBooksResponse)(nil),     // 16: bookworm.catalog.v1.SearchBooksResponse
+	(*UpdateBookRequest)(nil),       // 17: bookworm.catalog.v1.UpdateBookRequest
+	(*UpdateBookResponse)(nil),      // 18: bookworm.catalog.v1.UpdateBookResponse
+	(*DeleteBookRequest)(nil),       // 19: bookworm.catalog.v1.DeleteBookRequest
+	(*DeleteBookResponse)(nil),      // 20: bookworm.catalog.v1.DeleteBookResponse
+	(*Author)(nil),                  // 21: bookworm.catalog.v1.Author
+	(*AuthorInput)(nil),             // 22: bookworm.catalog.v1.AuthorInput
+	(*CreateAuthorRequest)(nil),     // 23: bookworm.catalog.v1.CreateAuthorRequest
+	(*CreateAuthorResponse)(nil),    // 24: bookworm.catalog.v1.CreateAuthorResponse
+	(*GetAuthorRequest)(nil),        // 25: bookworm.catalog.v1.GetAuthorRequest
+	(*GetAuthorResponse)(nil),       // 26: bookworm.catalog.v1.GetAuthorResponse
+	(*ListAuthorsRequest)(nil),      // 27: bookworm.catalog.v1.ListAuthorsRequest
+	(*ListAuthorsResponse)(nil),     // 28: bookworm.catalog.v1.ListAuthorsResponse
+	(*UpdateAuthorRequest)(nil),     // 29: bookworm.catalog.v1.UpdateAuthorRequest
+	(*UpdateAuthorResponse)(nil),    // 30: bookworm.catalog.v1.UpdateAuthorResponse
+	(*DeleteAuthorRequest)(nil),     // 31: bookworm.catalog.v1.DeleteAuthorRequest
+	(*DeleteAuthorResponse)(nil),    // 32: bookworm.catalog.v1.DeleteAuthorResponse
+	(*Category)(nil),                // 33: bookworm.catalog.v1.Category
+	(*CategoryInput)(nil),           // 34: bookworm.catalog.v1.CategoryInput
+	(*CreateCategoryRequest)(nil),   // 35: bookworm.catalog.v1.CreateCategoryRequest
+	(*CreateCategoryResponse)(nil),  // 36: bookworm.catalog.v1.CreateCategoryResponse
+	(*GetCategoryRequest)(nil),      // 37: bookworm.catalog.v1.GetCategoryRequest
+	(*GetCategoryResponse)(nil),     // 38: bookworm.catalog.v1.GetCategoryResponse
+	(*ListCategoriesRequest)(nil),   // 39: bookworm.catalog.v1.ListCategoriesRequest
+	(*ListCategoriesResponse)(nil),  // 40: bookworm.catalog.v1.ListCategoriesResponse
+	(*UpdateCategoryRequest)(nil),   // 41: bookworm.catalog.v1.UpdateCategoryRequest
+	(*UpdateCategoryResponse)(nil),  // 42: bookworm.catalog.v1.UpdateCategoryResponse
+	(*DeleteCategoryRequest)(nil),   // 43: bookworm.catalog.v1.DeleteCategoryRequest
+	(*DeleteCategoryResponse)(nil),  // 44: bookworm.catalog.v1.DeleteCategoryResponse
+	(*Publisher)(nil),               // 45: bookworm.catalog.v1.Publisher
+	(*PublisherInput)(nil),          // 46: bookworm.catalog.v1.PublisherInput
+	(*CreatePublisherRequest)(nil),  // 47: bookworm.catalog.v1.CreatePublisherRequest
+	(*CreatePublisherResponse)(nil), // 48: bookworm.catalog.v1.CreatePublisherResponse
+	(*GetPublisherRequest)(nil),     // 49: bookworm.catalog.v1.GetPublisherRequest
+	(*GetPublisherResponse)(nil),    // 50: bookworm.catalog.v1.GetPublisherResponse
+	(*ListPublishersRequest)(nil),   // 51: bookworm.catalog.v1.ListPublishersRequest
+	(*ListPublishersResponse)(nil),  // 52: bookworm.catalog.v1.ListPublishersResponse
+	(*UpdatePublisherRequest)(nil),  // 53: bookworm.catalog.v1.UpdatePublisherRequest
+	(*UpdatePublisherResponse)(nil), // 54: bookworm.catalog.v1.UpdatePublisherResponse
+	(*DeletePublisherRequest)(nil),  // 55: bookworm.catalog.v1.DeletePublisherRequest
+	(*DeletePublisherResponse)(nil), // 56: bookworm.catalog.v1.DeletePublisherResponse
+	(*v1.Money)(nil),                // 57: bookworm.type.v1.Money
+	(*timestamppb.Timestamp)(nil),   // 58: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),   // 59: google.protobuf.FieldMask
 }
 var file_bookworm_catalog_v1_catalog_proto_depIdxs = []int32{
-	56, // 0: bookworm.catalog.v1.Book.price:type_name -> bookworm.type.v1.Money
-	56, // 1: bookworm.catalog.v1.Book.sale_price:type_name -> bookworm.type.v1.Money
+	57, // 0: bookworm.catalog.v1.Book.price:type_name -> bookworm.type.v1.Money
+	57, // 1: bookworm.catalog.v1.Book.sale_price:type_name -> bookworm.type.v1.Money
 	0,  // 2: bookworm.catalog.v1.Book.availability:type_name -> bookworm.catalog.v1.Availability
-	57, // 3: bookworm.catalog.v1.Book.create_time:type_name -> google.protobuf.Timestamp
-	57, // 4: bookworm.catalog.v1.Book.update_time:type_name -> google.protobuf.Timestamp
-	56, // 5: bookworm.catalog.v1.Book.effective_price:type_name -> bookworm.type.v1.Money
-	56, // 6: bookworm.catalog.v1.BookInput.price:type_name -> bookworm.type.v1.Money
-	56, // 7: bookworm.catalog.v1.BookInput.sale_price:type_name -> bookworm.type.v1.Money
-	3,  // 8: bookworm.catalog.v1.CreateBookRequest.book:type_name -> bookworm.catalog.v1.BookInput
-	2,  // 9: bookworm.catalog.v1.CreateBookResponse.book:type_name -> bookworm.catalog.v1.Book
-	2,  // 10: bookworm.catalog.v1.GetBookResponse.book:type_name -> bookworm.catalog.v1.Book
-	2,  // 11: bookworm.catalog.v1.BatchGetBooksResponse.books:type_name -> bookworm.catalog.v1.Book
-	56, // 12: bookworm.catalog.v1.BookFilter.min_price:type_name -> bookworm.type.v1.Money
-	56, // 13: bookworm.catalog.v1.BookFilter.max_price:type_name -> bookworm.type.v1.Money
-	10, // 14: bookworm.catalog.v1.ListBooksRequest.filter:type_name -> bookworm.catalog.v1.BookFilter
+	58, // 3: bookworm.catalog.v1.Book.create_time:type_name -> google.protobuf.Timestamp
+	58, // 4: bookworm.catalog.v1.Book.update_time:type_name -> google.protobuf.Timestamp
+	57, // 5: bookworm.catalog.v1.Book.effective_price:type_name -> bookworm.type.v1.Money
+	57, // 6: bookworm.catalog.v1.BookInput.price:type_name -> bookworm.type.v1.Money
+	57, // 7: bookworm.catalog.v1.BookInput.sale_price:type_name -> bookworm.type.v1.Money
+	4,  // 8: bookworm.catalog.v1.CreateBookRequest.book:type_name -> bookworm.catalog.v1.BookInput
+	3,  // 9: bookworm.catalog.v1.CreateBookResponse.book:type_name -> bookworm.catalog.v1.Book
+	3,  // 10: bookworm.catalog.v1.GetBookResponse.book:type_name -> bookworm.catalog.v1.Book
+	3,  // 11: bookworm.catalog.v1.BatchGetBooksResponse.books:type_name -> bookworm.catalog.v1.Book
+	57, // 12: bookworm.catalog.v1.BookFilter.min_price:type_name -> bookworm.type.v1.Money
+	57, // 13: bookworm.catalog.v1.BookFilter.max_price:type_name -> bookworm.type.v1.Money
+	11, // 14: bookworm.catalog.v1.ListBooksRequest.filter:type_name -> bookworm.catalog.v1.BookFilter
 	1,  // 15: bookworm.catalog.v1.ListBooksRequest.order_by:type_name -> bookworm.catalog.v1.BookOrderField
-	2,  // 16: bookworm.catalog.v1.ListBooksResponse.books:type_name -> bookworm.catalog.v1.Book
-	10, // 17: bookworm.catalog.v1.SearchBooksRequest.filter:type_name -> bookworm.catalog.v1.BookFilter
-	2,  // 18: bookworm.catalog.v1.SearchBooksResult.book:type_name -> bookworm.catalog.v1.Book
-	14, // 19: bookworm.catalog.v1.SearchBooksResponse.results:type_name -> bookworm.catalog.v1.SearchBooksResult
-	3,  // 20: bookworm.catalog.v1.UpdateBookRequest.book:type_name -> bookworm.catalog.v1.BookInput
-	58, // 21: bookworm.catalog.v1.UpdateBookRequest.update_mask:type_name -> google.protobuf.FieldMask
-	2,  // 22: bookworm.catalog.v1.UpdateBookResponse.book:type_name -> bookworm.catalog.v1.Book
-	57, // 23: bookworm.catalog.v1.Author.create_time:type_name -> google.protobuf.Timestamp
-	57, // 24: bookworm.catalog.v1.Author.update_time:type_name -> google.protobuf.Timestamp
-	21, // 25: bookworm.catalog.v1.CreateAuthorRequest.author:type_name -> bookworm.catalog.v1.AuthorInput
-	20, // 26: bookworm.catalog.v1.CreateAuthorResponse.author:type_name -> bookworm.catalog.v1.Author
-	20, // 27: bookworm.catalog.v1.GetAuthorResponse.author:type_name -> bookworm.catalog.v1.Author
-	20, // 28: bookworm.catalog.v1.ListAuthorsResponse.authors:type_name -> bookworm.catalog.v1.Author
-	21, // 29: bookworm.catalog.v1.UpdateAuthorRequest.author:type_name -> bookworm.catalog.v1.AuthorInput
-	58, // 30: bookworm.catalog.v1.UpdateAuthorRequest.update_mask:type_name -> google.protobuf.FieldMask
-	20, // 31: bookworm.catalog.v1.UpdateAuthorResponse.author:type_name -> bookworm.catalog.v1.Author
-	57, // 32: bookworm.catalog.v1.Category.create_time:type_name -> google.protobuf.Timestamp
-	57, // 33: bookworm.catalog.v1.Category.update_time:type_name -> google.protobuf.Timestamp
-	33, // 34: bookworm.catalog.v1.CreateCategoryRequest.category:type_name -> bookworm.catalog.v1.CategoryInput
-	32, // 35: bookworm.catalog.v1.CreateCategoryResponse.category:type_name -> bookworm.catalog.v1.Category
-	32, // 36: bookworm.catalog.v1.GetCategoryResponse.category:type_name -> bookworm.catalog.v1.Category
-	32, // 37: bookworm.catalog.v1.ListCategoriesResponse.categories:type_name -> bookworm.catalog.v1.Category
-	33, // 38: bookworm.catalog.v1.UpdateCategoryRequest.category:type_name -> bookworm.catalog.v1.CategoryInput
-	58, // 39: bookworm.catalog.v1.UpdateCategoryRequest.update_mask:type_name -> google.protobuf.FieldMask
-	32, // 40: bookworm.catalog.v1.UpdateCategoryResponse.category:type_name -> bookworm.catalog.v1.Category
-	57, // 41: bookworm.catalog.v1.Publisher.create_time:type_name -> google.protobuf.Timestamp
-	57, // 42: bookworm.catalog.v1.Publisher.update_time:type_name -> google.protobuf.Timestamp
-	45, // 43: bookworm.catalog.v1.CreatePublisherRequest.publisher:type_name -> bookworm.catalog.v1.PublisherInput
-	44, // 44: bookworm.catalog.v1.CreatePublisherResponse.publisher:type_name -> bookworm.catalog.v1.Publisher
-	44, // 45: bookworm.catalog.v1.GetPublisherResponse.publisher:type_name -> bookworm.catalog.v1.Publisher
-	44, // 46: bookworm.catalog.v1.ListPublishersResponse.publishers:type_name -> bookworm.catalog.v1.Publisher
-	45, // 47: bookworm.catalog.v1.UpdatePublisherRequest.publisher:type_name -> bookworm.catalog.v1.PublisherInput
-	58, // 48: bookworm.catalog.v1.UpdatePublisherRequest.update_mask:type_name -> google.protobuf.FieldMask
-	44, // 49: bookworm.catalog.v1.UpdatePublisherResponse.publisher:type_name -> bookworm.catalog.v1.Publisher
-	4,  // 50: bookworm.catalog.v1.CatalogService.CreateBook:input_type -> bookworm.catalog.v1.CreateBookRequest
-	6,  // 51: bookworm.catalog.v1.CatalogService.GetBook:input_type -> bookworm.catalog.v1.GetBookRequest
-	8,  // 52: bookworm.catalog.v1.CatalogService.BatchGetBooks:input_type -> bookworm.catalog.v1.BatchGetBooksRequest
-	11, // 53: bookworm.catalog.v1.CatalogService.ListBooks:input_type -> bookworm.catalog.v1.ListBooksRequest
-	13, // 54: bookworm.catalog.v1.CatalogService.SearchBooks:input_type -> bookworm.catalog.v1.SearchBooksRequest
-	16, // 55: bookworm.catalog.v1.CatalogService.UpdateBook:input_type -> bookworm.catalog.v1.UpdateBookRequest
-	18, // 56: bookworm.catalog.v1.CatalogService.DeleteBook:input_type -> bookworm.catalog.v1.DeleteBookRequest
-	22, // 57: bookworm.catalog.v1.CatalogService.CreateAuthor:input_type -> bookworm.catalog.v1.CreateAuthorRequest
-	24, // 58: bookworm.catalog.v1.CatalogService.GetAuthor:input_type -> bookworm.catalog.v1.GetAuthorRequest
-	26, // 59: bookworm.catalog.v1.CatalogService.ListAuthors:input_type -> bookworm.catalog.v1.ListAuthorsRequest
-	28, // 60: bookworm.catalog.v1.CatalogService.UpdateAuthor:input_type -> bookworm.catalog.v1.UpdateAuthorRequest
-	30, // 61: bookworm.catalog.v1.CatalogService.DeleteAuthor:input_type -> bookworm.catalog.v1.DeleteAuthorRequest
-	34, // 62: bookworm.catalog.v1.CatalogService.CreateCategory:input_type -> bookworm.catalog.v1.CreateCategoryRequest
-	36, // 63: bookworm.catalog.v1.CatalogService.GetCategory:input_type -> bookworm.catalog.v1.GetCategoryRequest
-	38, // 64: bookworm.catalog.v1.CatalogService.ListCategories:input_type -> bookworm.catalog.v1.ListCategoriesRequest
-	40, // 65: bookworm.catalog.v1.CatalogService.UpdateCategory:input_type -> bookworm.catalog.v1.UpdateCategoryRequest
-	42, // 66: bookworm.catalog.v1.CatalogService.DeleteCategory:input_type -> bookworm.catalog.v1.DeleteCategoryRequest
-	46, // 67: bookworm.catalog.v1.CatalogService.CreatePublisher:input_type -> bookworm.catalog.v1.CreatePublisherRequest
-	48, // 68: bookworm.catalog.v1.CatalogService.GetPublisher:input_type -> bookworm.catalog.v1.GetPublisherRequest
-	50, // 69: bookworm.catalog.v1.CatalogService.ListPublishers:input_type -> bookworm.catalog.v1.ListPublishersRequest
-	52, // 70: bookworm.catalog.v1.CatalogService.UpdatePublisher:input_type -> bookworm.catalog.v1.UpdatePublisherRequest
-	54, // 71: bookworm.catalog.v1.CatalogService.DeletePublisher:input_type -> bookworm.catalog.v1.DeletePublisherRequest
-	5,  // 72: bookworm.catalog.v1.CatalogService.CreateBook:output_type -> bookworm.catalog.v1.CreateBookResponse
-	7,  // 73: bookworm.catalog.v1.CatalogService.GetBook:output_type -> bookworm.catalog.v1.GetBookResponse
-	9,  // 74: bookworm.catalog.v1.CatalogService.BatchGetBooks:output_type -> bookworm.catalog.v1.BatchGetBooksResponse
-	12, // 75: bookworm.catalog.v1.CatalogService.ListBooks:output_type -> bookworm.catalog.v1.ListBooksResponse
-	15, // 76: bookworm.catalog.v1.CatalogService.SearchBooks:output_type -> bookworm.catalog.v1.SearchBooksResponse
-	17, // 77: bookworm.catalog.v1.CatalogService.UpdateBook:output_type -> bookworm.catalog.v1.UpdateBookResponse
-	19, // 78: bookworm.catalog.v1.CatalogService.DeleteBook:output_type -> bookworm.catalog.v1.DeleteBookResponse
-	23, // 79: bookworm.catalog.v1.CatalogService.CreateAuthor:output_type -> bookworm.catalog.v1.CreateAuthorResponse
-	25, // 80: bookworm.catalog.v1.CatalogService.GetAuthor:output_type -> bookworm.catalog.v1.GetAuthorResponse
-	27, // 81: bookworm.catalog.v1.CatalogService.ListAuthors:output_type -> bookworm.catalog.v1.ListAuthorsResponse
-	29, // 82: bookworm.catalog.v1.CatalogService.UpdateAuthor:output_type -> bookworm.catalog.v1.UpdateAuthorResponse
-	31, // 83: bookworm.catalog.v1.CatalogService.DeleteAuthor:output_type -> bookworm.catalog.v1.DeleteAuthorResponse
-	35, // 84: bookworm.catalog.v1.CatalogService.CreateCategory:output_type -> bookworm.catalog.v1.CreateCategoryResponse
-	37, // 85: bookworm.catalog.v1.CatalogService.GetCategory:output_type -> bookworm.catalog.v1.GetCategoryResponse
-	39, // 86: bookworm.catalog.v1.CatalogService.ListCategories:output_type -> bookworm.catalog.v1.ListCategoriesResponse
-	41, // 87: bookworm.catalog.v1.CatalogService.UpdateCategory:output_type -> bookworm.catalog.v1.UpdateCategoryResponse
-	43, // 88: bookworm.catalog.v1.CatalogService.DeleteCategory:output_type -> bookworm.catalog.v1.DeleteCategoryResponse
-	47, // 89: bookworm.catalog.v1.CatalogService.CreatePublisher:output_type -> bookworm.catalog.v1.CreatePublisherResponse
-	49, // 90: bookworm.catalog.v1.CatalogService.GetPublisher:output_type -> bookworm.catalog.v1.GetPublisherResponse
-	51, // 91: bookworm.catalog.v1.CatalogService.ListPublishers:output_type -> bookworm.catalog.v1.ListPublishersResponse
-	53, // 92: bookworm.catalog.v1.CatalogService.UpdatePublisher:output_type -> bookworm.catalog.v1.UpdatePublisherResponse
-	55, // 93: bookworm.catalog.v1.CatalogService.DeletePublisher:output_type -> bookworm.catalog.v1.DeletePublisherResponse
-	72, // [72:94] is the sub-list for method output_type
-	50, // [50:72] is the sub-list for method input_type
-	50, // [50:50] is the sub-list for extension type_name
-	50, // [50:50] is the sub-list for extension extendee
-	0,  // [0:50] is the sub-list for field type_name
+	3,  // 16: bookworm.catalog.v1.ListBooksResponse.books:type_name -> bookworm.catalog.v1.Book
+	11, // 17: bookworm.catalog.v1.SearchBooksRequest.filter:type_name -> bookworm.catalog.v1.BookFilter
+	2,  // 18: bookworm.catalog.v1.SearchBooksRequest.mode:type_name -> bookworm.catalog.v1.SearchMode
+	3,  // 19: bookworm.catalog.v1.SearchBooksResult.book:type_name -> bookworm.catalog.v1.Book
+	15, // 20: bookworm.catalog.v1.SearchBooksResponse.results:type_name -> bookworm.catalog.v1.SearchBooksResult
+	2,  // 21: bookworm.catalog.v1.SearchBooksResponse.mode:type_name -> bookworm.catalog.v1.SearchMode
+	4,  // 22: bookworm.catalog.v1.UpdateBookRequest.book:type_name -> bookworm.catalog.v1.BookInput
+	59, // 23: bookworm.catalog.v1.UpdateBookRequest.update_mask:type_name -> google.protobuf.FieldMask
+	3,  // 24: bookworm.catalog.v1.UpdateBookResponse.book:type_name -> bookworm.catalog.v1.Book
+	58, // 25: bookworm.catalog.v1.Author.create_time:type_name -> google.protobuf.Timestamp
+	58, // 26: bookworm.catalog.v1.Author.update_time:type_name -> google.protobuf.Timestamp
+	22, // 27: bookworm.catalog.v1.CreateAuthorRequest.author:type_name -> bookworm.catalog.v1.AuthorInput
+	21, // 28: bookworm.catalog.v1.CreateAuthorResponse.author:type_name -> bookworm.catalog.v1.Author
+	21, // 29: bookworm.catalog.v1.GetAuthorResponse.author:type_name -> bookworm.catalog.v1.Author
+	21, // 30: bookworm.catalog.v1.ListAuthorsResponse.authors:type_name -> bookworm.catalog.v1.Author
+	22, // 31: bookworm.catalog.v1.UpdateAuthorRequest.author:type_name -> bookworm.catalog.v1.AuthorInput
+	59, // 32: bookworm.catalog.v1.UpdateAuthorRequest.update_mask:type_name -> google.protobuf.FieldMask
+	21, // 33: bookworm.catalog.v1.UpdateAuthorResponse.author:type_name -> bookworm.catalog.v1.Author
+	58, // 34: bookworm.catalog.v1.Category.create_time:type_name -> google.protobuf.Timestamp
+	58, // 35: bookworm.catalog.v1.Category.update_time:type_name -> google.protobuf.Timestamp
+	34, // 36: bookworm.catalog.v1.CreateCategoryRequest.category:type_name -> bookworm.catalog.v1.CategoryInput
+	33, // 37: bookworm.catalog.v1.CreateCategoryResponse.category:type_name -> bookworm.catalog.v1.Category
+	33, // 38: bookworm.catalog.v1.GetCategoryResponse.category:type_name -> bookworm.catalog.v1.Category
+	33, // 39: bookworm.catalog.v1.ListCategoriesResponse.categories:type_name -> bookworm.catalog.v1.Category
+	34, // 40: bookworm.catalog.v1.UpdateCategoryRequest.category:type_name -> bookworm.catalog.v1.CategoryInput
+	59, // 41: bookworm.catalog.v1.UpdateCategoryRequest.update_mask:type_name -> google.protobuf.FieldMask
+	33, // 42: bookworm.catalog.v1.UpdateCategoryResponse.category:type_name -> bookworm.catalog.v1.Category
+	58, // 43: bookworm.catalog.v1.Publisher.create_time:type_name -> google.protobuf.Timestamp
+	58, // 44: bookworm.catalog.v1.Publisher.update_time:type_name -> google.protobuf.Timestamp
+	46, // 45: bookworm.catalog.v1.CreatePublisherRequest.publisher:type_name -> bookworm.catalog.v1.PublisherInput
+	45, // 46: bookworm.catalog.v1.CreatePublisherResponse.publisher:type_name -> bookworm.catalog.v1.Publisher
+	45, // 47: bookworm.catalog.v1.GetPublisherResponse.publisher:type_name -> bookworm.catalog.v1.Publisher
+	45, // 48: bookworm.catalog.v1.ListPublishersResponse.publishers:type_name -> bookworm.catalog.v1.Publisher
+	46, // 49: bookworm.catalog.v1.UpdatePublisherRequest.publisher:type_name -> bookworm.catalog.v1.PublisherInput
+	59, // 50: bookworm.catalog.v1.UpdatePublisherRequest.update_mask:type_name -> google.protobuf.FieldMask
+	45, // 51: bookworm.catalog.v1.UpdatePublisherResponse.publisher:type_name -> bookworm.catalog.v1.Publisher
+	5,  // 52: bookworm.catalog.v1.CatalogService.CreateBook:input_type -> bookworm.catalog.v1.CreateBookRequest
+	7,  // 53: bookworm.catalog.v1.CatalogService.GetBook:input_type -> bookworm.catalog.v1.GetBookRequest
+	9,  // 54: bookworm.catalog.v1.CatalogService.BatchGetBooks:input_type -> bookworm.catalog.v1.BatchGetBooksRequest
+	12, // 55: bookworm.catalog.v1.CatalogService.ListBooks:input_type -> bookworm.catalog.v1.ListBooksRequest
+	14, // 56: bookworm.catalog.v1.CatalogService.SearchBooks:input_type -> bookworm.catalog.v1.SearchBooksRequest
+	17, // 57: bookworm.catalog.v1.CatalogService.UpdateBook:input_type -> bookworm.catalog.v1.UpdateBookRequest
+	19, // 58: bookworm.catalog.v1.CatalogService.DeleteBook:input_type -> bookworm.catalog.v1.DeleteBookRequest
+	23, // 59: bookworm.catalog.v1.CatalogService.CreateAuthor:input_type -> bookworm.catalog.v1.CreateAuthorRequest
+	25, // 60: bookworm.catalog.v1.CatalogService.GetAuthor:input_type -> bookworm.catalog.v1.GetAuthorRequest
+	27, // 61: bookworm.catalog.v1.CatalogService.ListAuthors:input_type -> bookworm.catalog.v1.ListAuthorsRequest
+	29, // 62: bookworm.catalog.v1.CatalogService.UpdateAuthor:input_type -> bookworm.catalog.v1.UpdateAuthorRequest
+	31, // 63: bookworm.catalog.v1.CatalogService.DeleteAuthor:input_type -> bookworm.catalog.v1.DeleteAuthorRequest
+	35, // 64: bookworm.catalog.v1.CatalogService.CreateCategory:input_type -> bookworm.catalog.v1.CreateCategoryRequest
+	37, // 65: bookworm.catalog.v1.CatalogService.GetCategory:input_type -> bookworm.catalog.v1.GetCategoryRequest
+	39, // 66: bookworm.catalog.v1.CatalogService.ListCategories:input_type -> bookworm.catalog.v1.ListCategoriesRequest
+	41, // 67: bookworm.catalog.v1.CatalogService.UpdateCategory:input_type -> bookworm.catalog.v1.UpdateCategoryRequest
+	43, // 68: bookworm.catalog.v1.CatalogService.DeleteCategory:input_type -> bookworm.catalog.v1.DeleteCategoryRequest
+	47, // 69: bookworm.catalog.v1.CatalogService.CreatePublisher:input_type -> bookworm.catalog.v1.CreatePublisherRequest
+	49, // 70: bookworm.catalog.v1.CatalogService.GetPublisher:input_type -> bookworm.catalog.v1.GetPublisherRequest
+	51, // 71: bookworm.catalog.v1.CatalogService.ListPublishers:input_type -> bookworm.catalog.v1.ListPublishersRequest
+	53, // 72: bookworm.catalog.v1.CatalogService.UpdatePublisher:input_type -> bookworm.catalog.v1.UpdatePublisherRequest
+	55, // 73: bookworm.catalog.v1.CatalogService.DeletePublisher:input_type -> bookworm.catalog.v1.DeletePublisherRequest
+	6,  // 74: bookworm.catalog.v1.CatalogService.CreateBook:output_type -> bookworm.catalog.v1.CreateBookResponse
+	8,  // 75: bookworm.catalog.v1.CatalogService.GetBook:output_type -> bookworm.catalog.v1.GetBookResponse
+	10, // 76: bookworm.catalog.v1.CatalogService.BatchGetBooks:output_type -> bookworm.catalog.v1.BatchGetBooksResponse
+	13, // 77: bookworm.catalog.v1.CatalogService.ListBooks:output_type -> bookworm.catalog.v1.ListBooksResponse
+	16, // 78: bookworm.catalog.v1.CatalogService.SearchBooks:output_type -> bookworm.catalog.v1.SearchBooksResponse
+	18, // 79: bookworm.catalog.v1.CatalogService.UpdateBook:output_type -> bookworm.catalog.v1.UpdateBookResponse
+	20, // 80: bookworm.catalog.v1.CatalogService.DeleteBook:output_type -> bookworm.catalog.v1.DeleteBookResponse
+	24, // 81: bookworm.catalog.v1.CatalogService.CreateAuthor:output_type -> bookworm.catalog.v1.CreateAuthorResponse
+	26, // 82: bookworm.catalog.v1.CatalogService.GetAuthor:output_type -> bookworm.catalog.v1.GetAuthorResponse
+	28, // 83: bookworm.catalog.v1.CatalogService.ListAuthors:output_type -> bookworm.catalog.v1.ListAuthorsResponse
+	30, // 84: bookworm.catalog.v1.CatalogService.UpdateAuthor:output_type -> bookworm.catalog.v1.UpdateAuthorResponse
+	32, // 85: bookworm.catalog.v1.CatalogService.DeleteAuthor:output_type -> bookworm.catalog.v1.DeleteAuthorResponse
+	36, // 86: bookworm.catalog.v1.CatalogService.CreateCategory:output_type -> bookworm.catalog.v1.CreateCategoryResponse
+	38, // 87: bookworm.catalog.v1.CatalogService.GetCategory:output_type -> bookworm.catalog.v1.GetCategoryResponse
+	40, // 88: bookworm.catalog.v1.CatalogService.ListCategories:output_type -> bookworm.catalog.v1.ListCategoriesResponse
+	42, // 89: bookworm.catalog.v1.CatalogService.UpdateCategory:output_type -> bookworm.catalog.v1.UpdateCategoryResponse
+	44, // 90: bookworm.catalog.v1.CatalogService.DeleteCategory:output_type -> bookworm.catalog.v1.DeleteCategoryResponse
+	48, // 91: bookworm.catalog.v1.CatalogService.CreatePublisher:output_type -> bookworm.catalog.v1.CreatePublisherResponse
+	50, // 92: bookworm.catalog.v1.CatalogService.GetPublisher:output_type -> bookworm.catalog.v1.GetPublisherResponse
+	52, // 93: bookworm.catalog.v1.CatalogService.ListPublishers:output_type -> bookworm.catalog.v1.ListPublishersResponse
+	54, // 94: bookworm.catalog.v1.CatalogService.UpdatePublisher:output_type -> bookworm.catalog.v1.UpdatePublisherResponse
+	56, // 95: bookworm.catalog.v1.CatalogService.DeletePublisher:output_type -> bookworm.catalog.v1.DeletePublisherResponse
+	74, // [74:96] is the sub-list for method output_type
+	52, // [52:74] is the sub-list for method input_type
+	52, // [52:52] is the sub-list for extension type_name
+	52, // [52:52] is the sub-list for extension extendee
+	0,  // [0:52] is the sub-list for field type_name
 }
 
 func init() { file_bookworm_catalog_v1_catalog_proto_init() }
@@ -3772,7 +3885,7 @@ func file_bookworm_catalog_v1_catalog_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookworm_catalog_v1_catalog_proto_rawDesc), len(file_bookworm_catalog_v1_catalog_proto_rawDesc)),
-			NumEnums:      2,
+			NumEnums:      3,
 			NumMessages:   54,
 			NumExtensions: 0,
 			NumServices:   1,
