@@ -145,6 +145,27 @@ func TestSemanticSearch(t *testing.T) {
 			}
 		}
 	}
+	// Similar books: neighbours by meaning, never the book itself nor a
+	// deleted one; a missing book is NotFound.
+	similar := func(id string) *catalogv1.ListSimilarBooksResponse {
+		t.Helper()
+		res, err := c.ListSimilarBooks(t.Context(), connect.NewRequest(&catalogv1.ListSimilarBooksRequest{Id: id, PageSize: 50}))
+		if err != nil {
+			t.Fatalf("ListSimilarBooks: %v", err)
+		}
+		return res.Msg
+	}
+	if r := similar(orphan.GetId()); r.GetFallback() || len(r.GetBooks()) != total-2 {
+		t.Errorf("similar books: %d (fallback %v %q), want the %d other live books", len(r.GetBooks()), r.GetFallback(), r.GetFallbackReason(), total-2)
+	} else {
+		for _, b := range r.GetBooks() {
+			if b.GetId() == orphan.GetId() || b.GetId() == train.GetId() {
+				t.Errorf("similar books include %q", b.GetTitle())
+			}
+		}
+	}
+	_, err = c.ListSimilarBooks(t.Context(), connect.NewRequest(&catalogv1.ListSimilarBooksRequest{Id: train.GetId()}))
+	wantCode(t, err, connect.CodeNotFound)
 	// Ollama stopped: lexical, marked degraded, never an error.
 	ai.Stop()
 	for i, q := range []string{"dragon lore", "sorcerer", "magic school", "haunted ship", "garden flowers"} {
@@ -157,6 +178,10 @@ func TestSemanticSearch(t *testing.T) {
 				t.Fatalf("with Ollama stopped: mode %v degraded %v (%q)", r.GetMode(), r.GetDegraded(), r.GetDegradedReason())
 			}
 		}
+	}
+	// Similar books need no model call: the book's own vector is the query.
+	if r := similar(orphan.GetId()); r.GetFallback() {
+		t.Errorf("similar books fell back with Ollama stopped: %q", r.GetFallbackReason())
 	}
 	// Back when Ollama returns (after the breaker's open interval).
 	if err := ai.Restart(); err != nil {

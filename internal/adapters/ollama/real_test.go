@@ -34,7 +34,7 @@ import (
 // ollamaBinary finds the server the build script made; without it the test
 // is skipped, except where BOOKWORM_REQUIRE_OLLAMA=1 (CI) makes that a
 // failure.
-func ollamaBinary(t *testing.T) string {
+func ollamaBinary(t testing.TB) string {
 	t.Helper()
 	bin := os.Getenv("BOOKWORM_OLLAMA_BIN")
 	if bin == "" {
@@ -80,7 +80,7 @@ func tinyVocab() (tokens []string, scores []float32, types []int32) {
 }
 
 // writeTinyModel writes a one-block llama model with seeded random weights.
-func writeTinyModel(t *testing.T, path string) {
+func writeTinyModel(t testing.TB, path string) {
 	t.Helper()
 	tokens, scores, types := tinyVocab()
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -162,7 +162,7 @@ PARAMETER num_ctx 1024
 // startRealOllama runs ollama serve on a free port with its models in a
 // temporary directory, creates the tiny model as "tiny" and returns the
 // base URL.
-func startRealOllama(t *testing.T) string {
+func startRealOllama(t testing.TB) string {
 	t.Helper()
 	bin := ollamaBinary(t)
 	dir := t.TempDir()
@@ -327,4 +327,31 @@ func equalVectors(a, b []float32) bool {
 		}
 	}
 	return true
+}
+
+// BenchmarkRealOllamaEmbed measures what bounds the embedding backfill: books
+// embedded per second through the adapter by the real server with the tiny
+// model (go test -run '^$' -bench RealOllamaEmbed ./internal/adapters/ollama).
+func BenchmarkRealOllamaEmbed(b *testing.B) {
+	b.StopTimer()
+	url := startRealOllama(b)
+	c, err := ollama.New(ollama.Config{URL: url, EmbedModel: "tiny", EmbedBatch: 32, EmbedTimeout: time.Minute})
+	if err != nil {
+		b.Fatal(err)
+	}
+	texts := make([]string, 32)
+	for i := range texts {
+		texts[i] = fmt.Sprintf("Title: Book %d\nAuthors: Ann Quill\nCategory: Fantasy\nDescription: A boy learns spells at a boarding academy, volume %d.", i, i)
+	}
+	if _, err := c.Embed(context.Background(), texts); err != nil { // load the model
+		b.Fatal(err)
+	}
+	b.StartTimer()
+	start := time.Now()
+	for range b.N {
+		if _, err := c.Embed(context.Background(), texts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(texts))/time.Since(start).Seconds(), "books/s")
 }

@@ -55,6 +55,16 @@ func (h *CatalogHandler) GetBook(ctx context.Context, req *connect.Request[catal
 	return connect.NewResponse(&catalogv1.GetBookResponse{Book: bookToProto(b)}), nil
 }
 
+// ListSimilarBooks implements catalogv1connect.CatalogServiceHandler.
+func (h *CatalogHandler) ListSimilarBooks(ctx context.Context, req *connect.Request[catalogv1.ListSimilarBooksRequest]) (*connect.Response[catalogv1.ListSimilarBooksResponse], error) {
+	page, err := h.svc.ListSimilarBooks(ctx, req.Msg.GetId(), int(req.Msg.GetPageSize()))
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&catalogv1.ListSimilarBooksResponse{Books: booksToProto(page.Books),
+		Fallback: page.Fallback != "", FallbackReason: page.Fallback}), nil
+}
+
 // BatchGetBooks implements catalogv1connect.CatalogServiceHandler.
 func (h *CatalogHandler) BatchGetBooks(ctx context.Context, req *connect.Request[catalogv1.BatchGetBooksRequest]) (*connect.Response[catalogv1.BatchGetBooksResponse], error) {
 	bs, err := h.svc.BatchGetBooks(ctx, req.Msg.GetIds())

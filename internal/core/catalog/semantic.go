@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/bookworm-store/bookworm/internal/core/failure"
+	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 )
 
 // queryCacheSize is how many query embeddings the service remembers.
@@ -83,4 +84,82 @@ func (s *Service) prepareSearch(ctx context.Context, q *SearchBooksQuery) (strin
 	}
 	q.Embedding, q.EmbeddingModel = v, s.semantic.model
 	return "", nil
+}
+
+// Similar books.
+const (
+	DefaultSimilarBooks = 10
+	MaxSimilarBooks     = 50
+)
+
+// SimilarBooks finds the books related to a book. Implementations must be
+// safe for concurrent use.
+type SimilarBooks interface {
+	// SimilarBooks returns up to limit live books whose embeddings by model
+	// are nearest the book's, nearest first, the book itself excluded; ok is
+	// false when the book has no embedding of model.
+	SimilarBooks(ctx context.Context, id, model string, limit int) (books []*Book, ok bool, err error)
+	// RelatedBooks returns up to limit live books sharing an author or the
+	// category with the book, those sharing an author first, the book
+	// itself excluded.
+	RelatedBooks(ctx context.Context, id string, limit int) ([]*Book, error)
+}
+
+// SimilarPage is the answer of ListSimilarBooks. Fallback, when not empty,
+// says why the books are related by authors and category rather than by
+// meaning (DegradedNotEmbedded, DegradedSemanticOff).
+type SimilarPage struct {
+	Books    []*Book
+	Fallback string
+}
+
+// WithSimilarBooks sets the store ListSimilarBooks asks.
+func (s *Service) WithSimilarBooks(sim SimilarBooks) *Service {
+	s.similar = sim
+	return s
+}
+
+// ListSimilarBooks returns the books nearest a live book by meaning, or,
+// without embeddings, the books of its authors and category. It needs no
+// model call: the book's own vector is the query.
+func (s *Service) ListSimilarBooks(ctx context.Context, id string, limit int) (SimilarPage, error) {
+	var v failure.Violations
+	if !coreid.Valid(id) {
+		v.Add("id", "must be a UUID")
+	}
+	switch {
+	case limit == 0:
+		limit = DefaultSimilarBooks
+	case limit < 0 || limit > MaxSimilarBooks:
+		v.Add("page_size", "must be between 0 and 50")
+	}
+	if err := v.Err(); err != nil {
+		return SimilarPage{}, err
+	}
+	bs, err := s.books.GetBooks(ctx, []string{id})
+	if err != nil {
+		return SimilarPage{}, err
+	}
+	if len(bs) == 0 || bs[0].Deleted() {
+		return SimilarPage{}, failure.NotFound("book %s not found", id)
+	}
+	if s.similar == nil {
+		return SimilarPage{Fallback: DegradedSemanticOff}, nil
+	}
+	fallback := DegradedSemanticOff
+	if s.semantic != nil {
+		books, ok, err := s.similar.SimilarBooks(ctx, bs[0].ID(), s.semantic.model, limit)
+		if err != nil {
+			return SimilarPage{}, err
+		}
+		if ok {
+			return SimilarPage{Books: books}, nil
+		}
+		fallback = DegradedNotEmbedded
+	}
+	books, err := s.similar.RelatedBooks(ctx, bs[0].ID(), limit)
+	if err != nil {
+		return SimilarPage{}, err
+	}
+	return SimilarPage{Books: books, Fallback: fallback}, nil
 }

@@ -15,6 +15,7 @@ type Service struct {
 	now      func() time.Time
 	newID    func() string
 	semantic *semantic
+	similar  SimilarBooks
 }
 
 // NewService returns the use cases over the given stores. now may be nil

@@ -186,3 +186,59 @@ func (s *Books) rankSemantic(ctx context.Context, q catalog.SearchBooksQuery, qu
 	})
 	return page, err
 }
+
+var _ catalog.SimilarBooks = (*Books)(nil)
+
+// SimilarBooks implements catalog.SimilarBooks: the HNSW neighbours of the
+// book's own vector.
+func (s *Books) SimilarBooks(ctx context.Context, id, model string, limit int) ([]*catalog.Book, bool, error) {
+	var dim int
+	err := s.pool.QueryRow(ctx, `SELECT dimension FROM catalog.book_embeddings WHERE book_id = $1 AND model = $2`, id, model).Scan(&dim)
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.Is(err, pgx.ErrNoRows), errors.As(err, &pgErr) && pgErr.Code == "42P01":
+		return nil, false, nil
+	case err != nil:
+		return nil, false, errTable.Translate(ctx, err, "books")
+	}
+	d := strconv.Itoa(dim)
+	me := `(SELECT m.embedding::vector(` + d + `) FROM catalog.book_embeddings m WHERE m.book_id = $1)`
+	sql := `SELECT ` + bookColumns + `
+		  FROM (SELECT b.*, (e.embedding::vector(` + d + `) <=> ` + me + `) AS dist
+		          FROM catalog.book_embeddings e JOIN catalog.books b ON b.id = e.book_id
+		         WHERE e.dimension = ` + d + ` AND e.model = $2 AND b.delete_time IS NULL AND b.id <> $1
+		         ORDER BY e.embedding::vector(` + d + `) <=> ` + me + ` LIMIT $3) b` + bookJoins + `
+		 ORDER BY b.dist, b.id`
+	var books []*catalog.Book
+	err = postgres.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT set_config('hnsw.iterative_scan', 'strict_order', true)`); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, sql, id, model, limit)
+		if err != nil {
+			return err
+		}
+		books, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (*catalog.Book, error) { return scanBook(row) })
+		return err
+	})
+	return books, true, errTable.Translate(ctx, err, "books")
+}
+
+// RelatedBooks implements catalog.SimilarBooks: books sharing an author
+// first, then the category's, best rated first.
+func (s *Books) RelatedBooks(ctx context.Context, id string, limit int) ([]*catalog.Book, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+bookColumns+`
+		  FROM (SELECT b.*, EXISTS (SELECT 1 FROM catalog.book_authors x JOIN catalog.book_authors y ON y.author_id = x.author_id
+		                             WHERE x.book_id = b.id AND y.book_id = me.id) AS shared
+		          FROM catalog.books b, catalog.books me
+		         WHERE me.id = $1 AND b.id <> me.id AND b.delete_time IS NULL
+		           AND (b.category_id = me.category_id OR EXISTS (SELECT 1 FROM catalog.book_authors x JOIN catalog.book_authors y
+		                ON y.author_id = x.author_id WHERE x.book_id = b.id AND y.book_id = me.id))
+		         ORDER BY shared DESC, b.rating_avg DESC, b.id LIMIT $2) b`+bookJoins+`
+		 ORDER BY b.shared DESC, b.rating_avg DESC, b.id`, id, limit)
+	if err != nil {
+		return nil, errTable.Translate(ctx, err, "books")
+	}
+	books, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*catalog.Book, error) { return scanBook(row) })
+	return books, errTable.Translate(ctx, err, "books")
+}

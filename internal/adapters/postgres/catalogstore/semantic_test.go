@@ -48,8 +48,24 @@ func TestSemanticAndHybridSearch(t *testing.T) {
 	if p := search(paraphrase, catalog.SearchAuto, catalog.BookFilter{}, 10, ""); p.Mode != catalog.SearchLexical || p.Degraded != catalog.DegradedNotEmbedded {
 		t.Fatalf("before embedding: mode %d degraded %q", p.Mode, p.Degraded)
 	}
+	if _, ok, err := books.SimilarBooks(f.ctx, orphan.ID(), "double", 5); ok || err != nil {
+		t.Fatalf("similar books before embedding: ok %v, err %v", ok, err)
+	}
+	related, err := books.RelatedBooks(f.ctx, orphan.ID(), 50)
+	if err != nil || len(related) != 10 { // one author wrote them all
+		t.Fatalf("related books: %d (%v), want the 10 others", len(related), err)
+	}
 	embedAll(t, s, "double")
 	books.embeddings.Clear()
+	sim, ok, err := books.SimilarBooks(f.ctx, orphan.ID(), "double", 3)
+	if err != nil || !ok || len(sim) != 3 {
+		t.Fatalf("similar books: %d, ok %v, err %v", len(sim), ok, err)
+	}
+	for _, b := range sim {
+		if b.ID() == orphan.ID() {
+			t.Fatal("a book is similar to itself")
+		}
+	}
 
 	if p := search(paraphrase, catalog.SearchLexical, catalog.BookFilter{}, 10, ""); len(p.Hits) > 0 && p.Hits[0].Book.ID() == orphan.ID() {
 		t.Fatal("lexical search found the paraphrase: the test proves nothing")
