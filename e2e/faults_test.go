@@ -129,7 +129,7 @@ func TestWritesSurviveAPostgresRestart(t *testing.T) {
 	pollUntil(t, "the first books written", func() bool { return succeeded() >= 20 })
 
 	pending := 0
-	_ = serverPool(t).QueryRow(t.Context(), "SELECT count(*) FROM outbox WHERE published_at IS NULL").Scan(&pending)
+	_ = serverPool(t).QueryRow(t.Context(), "SELECT count(*) FROM events.outbox WHERE published_at IS NULL").Scan(&pending)
 	start := sync.OnceFunc(func() {
 		if err := pg.Start(context.Background()); err != nil {
 			t.Fatalf("starting Postgres again: %v", err)
@@ -160,7 +160,7 @@ func TestWritesSurviveAPostgresRestart(t *testing.T) {
 	mu.Unlock()
 
 	// What the database holds: the committed books of the fixture.
-	rows, err := serverPool(t).Query(t.Context(), "SELECT id::text FROM books WHERE category_id = $1", f.category.GetId())
+	rows, err := serverPool(t).Query(t.Context(), "SELECT id::text FROM catalog.books WHERE category_id = $1", f.category.GetId())
 	if err != nil {
 		t.Fatal(err)
 	}

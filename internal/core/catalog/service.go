@@ -118,7 +118,11 @@ func (s *Service) SearchBooks(ctx context.Context, q SearchBooksQuery) (SearchPa
 	if page.Mode == SearchAuto {
 		page.Mode = SearchLexical
 	}
-	if page.Mode == SearchLexical && page.Degraded == "" && q.Mode != SearchLexical {
+	// A deployment without semantic search promised nothing to a search
+	// that left the mode to it; one that asked for a semantic mode, or whose
+	// model is away, learns why the answer is lexical.
+	if page.Mode == SearchLexical && page.Degraded == "" && q.Mode != SearchLexical &&
+		(q.Mode != SearchAuto || degraded != DegradedSemanticOff) {
 		page.Degraded = degraded
 	}
 	return page, nil

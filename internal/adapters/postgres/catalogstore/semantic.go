@@ -64,8 +64,8 @@ func (s *Books) hasEmbeddings(ctx context.Context, model string, dim int) (bool,
 // first page, or a lexical page token of an auto-mode search. A lexical
 // answer because nothing is embedded yet is returned here, marked.
 func (s *Books) semanticSearch(ctx context.Context, q catalog.SearchBooksQuery, query uint64, cur cursor, after bool) (catalog.SearchPage, bool, error) {
-	if after && (cur.Mode == searchWords || cur.Mode == searchTrigrams) {
-		return catalog.SearchPage{}, false, nil
+	if after && cur.Mode != searchSemantic && cur.Mode != searchHybrid {
+		return catalog.SearchPage{}, false, nil // lexical, or no token of ours (refused there)
 	}
 	if q.Embedding == nil {
 		if after {
