@@ -22,13 +22,18 @@ const (
 	searchHybrid
 )
 
-// Semantic search ranks at most maxSemantic nearest books, and hybrid
-// search fuses the best maxSemantic of each ranking (lexical and vector)
-// by reciprocal rank fusion with constant rrfK: pages walk through that
-// bounded set by keyset, so every page of it is reachable.
+// Semantic search walks the HNSW index from the query's vector, each page
+// continuing after the previous one's last (relevance, id): every embedded
+// book is reachable, and a first page reads few index entries. Hybrid search
+// fuses the best hybridDepth of each ranking (lexical and vector) by
+// reciprocal rank fusion with constant rrfK, and pages walk through that
+// bounded set by keyset. tieSlack extra neighbours are read per semantic page
+// so that books at exactly the same distance (equal texts) keep their id
+// order across a page boundary.
 const (
-	maxSemantic = 500
+	hybridDepth = 100
 	rrfK        = 60
+	tieSlack    = 32
 )
 
 // embeddingsState is what Books.embeddings remembers for a short while per
@@ -101,20 +106,24 @@ func (s *Books) semanticSearch(ctx context.Context, q catalog.SearchBooksQuery, 
 	return page, true, err
 }
 
-// semanticSQL selects the maxSemantic nearest live books passing the
-// filters, as (id, dist); it walks the HNSW index of the dimension, whose
-// expression and predicate it repeats literally so that the planner can
-// prove the partial index applies.
-func semanticSQL(q catalog.SearchBooksQuery, a *postgres.Args) string {
+// semanticSQL selects up to limit nearest live books passing the filters
+// and, when after, beyond the cursor, as (id, dist) in distance order; it
+// walks the HNSW index of the dimension, whose expression and predicate it
+// repeats literally so that the planner can prove the partial index applies.
+func semanticSQL(q catalog.SearchBooksQuery, a *postgres.Args, cur cursor, after bool, limit int) string {
 	d := strconv.Itoa(len(q.Embedding))
 	vec := a.Add(vectorLiteral(q.Embedding)) + "::vector(" + d + ")"
 	model := a.Add(q.EmbeddingModel)
 	where := filterSQL(q.Filter, a)
-	return `SELECT e.book_id AS id, (e.embedding::vector(` + d + `) <=> ` + vec + `)::float8 AS dist
+	dist := `(e.embedding::vector(` + d + `) <=> ` + vec + `)`
+	if after {
+		where = append(where, `(1 - `+dist+`::float8, e.book_id) < (`+a.Add(cur.Float)+`, `+a.Add(cur.ID)+`::uuid)`)
+	}
+	return `SELECT e.book_id AS id, ` + dist + `::float8 AS dist
 		  FROM catalog.book_embeddings e JOIN catalog.books b ON b.id = e.book_id
 		 WHERE e.dimension = ` + d + ` AND e.model = ` + model + ` AND ` + strings.Join(where, " AND ") + `
-		 ORDER BY e.embedding::vector(` + d + `) <=> ` + vec + `
-		 LIMIT ` + strconv.Itoa(maxSemantic)
+		 ORDER BY ` + dist + `
+		 LIMIT ` + strconv.Itoa(limit)
 }
 
 func (s *Books) rankSemantic(ctx context.Context, q catalog.SearchBooksQuery, query uint64, mode int, cur cursor, after bool) (catalog.SearchPage, error) {
@@ -125,7 +134,7 @@ func (s *Books) rankSemantic(ctx context.Context, q catalog.SearchBooksQuery, qu
 	switch mode {
 	case searchSemantic:
 		// Cosine similarity: 1 - cosine distance.
-		ranked = `SELECT s.id, 1 - s.dist AS relevance FROM (` + semanticSQL(q, &a) + `) s`
+		ranked = `SELECT s.id, 1 - s.dist AS relevance FROM (` + semanticSQL(q, &a, cur, after, q.PageSize+1+tieSlack) + `) s`
 	case searchHybrid:
 		a = postgres.Args{q.Query}
 		words, excluded, _ := queryTerms(q.Query)
@@ -138,8 +147,8 @@ func (s *Books) rankSemantic(ctx context.Context, q catalog.SearchBooksQuery, qu
 		lexical := searchWordsSQL + strings.Join(filterSQL(q.Filter, &a), " AND ") + `
 			),
 			lex AS (SELECT h.id, row_number() OVER (ORDER BY h.relevance DESC, h.id DESC) AS r
-			          FROM hits h ORDER BY h.relevance DESC, h.id DESC LIMIT ` + strconv.Itoa(maxSemantic) + `),
-			sem AS (SELECT v.id, row_number() OVER (ORDER BY v.dist, v.id) AS r FROM (` + semanticSQL(q, &a) + `) v)`
+			          FROM hits h ORDER BY h.relevance DESC, h.id DESC LIMIT ` + strconv.Itoa(hybridDepth) + `),
+			sem AS (SELECT v.id, row_number() OVER (ORDER BY v.dist, v.id) AS r FROM (` + semanticSQL(q, &a, cursor{}, false, hybridDepth) + `) v)`
 		k := strconv.Itoa(rrfK)
 		ranked = lexical + `
 			SELECT coalesce(l.id, v.id) AS id,
