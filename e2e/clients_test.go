@@ -199,6 +199,10 @@ func (g *grpcGoClient) ListBooks(ctx context.Context, r *connect.Request[catalog
 	return invoke[catalogv1.ListBooksRequest, catalogv1.ListBooksResponse](ctx, g, "ListBooks", r)
 }
 
+func (g *grpcGoClient) ListSimilarBooks(ctx context.Context, r *connect.Request[catalogv1.ListSimilarBooksRequest]) (*connect.Response[catalogv1.ListSimilarBooksResponse], error) {
+	return invoke[catalogv1.ListSimilarBooksRequest, catalogv1.ListSimilarBooksResponse](ctx, g, "ListSimilarBooks", r)
+}
+
 func (g *grpcGoClient) SearchBooks(ctx context.Context, r *connect.Request[catalogv1.SearchBooksRequest]) (*connect.Response[catalogv1.SearchBooksResponse], error) {
 	return invoke[catalogv1.SearchBooksRequest, catalogv1.SearchBooksResponse](ctx, g, "SearchBooks", r)
 }

@@ -46,6 +46,11 @@ build() {
   debootstrap --variant=minbase --include="$pkgs" bookworm "$dir" "$(mirror)" >"$dir.log" 2>&1 \
     || { tail -30 "$dir.log" >&2; exit 1; }
   rm -f "$dir.log"
+  # Extensions built on this machine (same Debian, same Postgres major)
+  # and copied in: the image needs no compiler.
+  if grep -qx pgvector "$recipes/$name/extensions" 2>/dev/null; then
+    cp -r "$(bash scripts/build-pgvector.sh)/." "$dir/"
+  fi
   install -m 0755 "$recipes/$name/setup.sh" "$dir/tmp/setup.sh"
   chroot "$dir" /tmp/setup.sh
   install -m 0755 "$recipes/$name/start.sh" "$dir/usr/local/bin/start.sh"

@@ -46,6 +46,8 @@ type config struct {
 	Notification notificationConfig
 	// Ordering is the checkout: payment gateway, saga timeouts, sweeper.
 	Ordering orderingConfig
+	// AI is Ollama and its models.
+	AI aiConfig
 }
 
 // envPrefix starts every environment variable the server reads.
@@ -119,6 +121,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	stripeFlags(&c.Stripe, getenv, str)
 	notificationFlags(&c.Notification, fs, getenv, str, boolean, integer, duration)
 	orderingFlags(&c.Ordering, str, integer, duration)
+	aiFlags(&c.AI, str, duration)
 	err := fs.Parse(args)
 	if err != nil {
 		return config{}, err
@@ -142,6 +145,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 			problems = append(problems, err)
 		}
 	}
+	problems = append(problems, c.AI.finish()...)
 	if err := errors.Join(problems...); err != nil {
 		return config{}, fmt.Errorf("invalid configuration:\n%w", err)
 	}

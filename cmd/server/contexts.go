@@ -13,8 +13,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/bookworm-store/bookworm/internal/adapters/connectclient"
-	bwevents "github.com/bookworm-store/bookworm/internal/adapters/events"
 	"github.com/bookworm-store/bookworm/internal/adapters/inproc"
+	"github.com/bookworm-store/bookworm/internal/adapters/ollama"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/basketstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/catalogstore"
@@ -99,6 +99,10 @@ type infra struct {
 	ordering       *ordering.Service
 	orderingSaga   *orderingstore.Saga
 	paymentGateway ordering.PaymentGateway
+	// ollama is the AI model adapter, nil when the AI features are off;
+	// embedIndexer keeps the books' embeddings, nil without semantic search.
+	ollama       *ollama.Client
+	embedIndexer *catalog.Indexer
 }
 
 // contextNames lists the registry's names, in order.
@@ -268,33 +272,13 @@ func (cs *contexts) close() {
 }
 
 // catalogConsumers: the catalog counts reviews into its books and keeps
-// the stock of orders (reserve, commit, release), both on its one queue.
+// the stock of orders (reserve, commit, release), and keeps its
+// embeddings' bookkeeping from its own book events, all on its one queue.
 func catalogConsumers(in *infra) []eventConsumer {
 	ratings := catalogstore.NewCatalogRatings(in.pool, nil)
 	stock := catalogstore.NewStockOrders(in.pool, nil)
-	types, handler := byType(map[string][]string{"ratings": ratings.EventTypes(), "stock": stock.EventTypes()},
-		map[string]bwevents.Handler{"ratings": ratings.Handle, "stock": stock.Handle})
-	return []eventConsumer{{context: "catalog", eventTypes: types, handler: handler}}
-}
-
-// byType joins the handlers of one context's queue: each event goes to the
-// handler that named its type.
-func byType(types map[string][]string, handlers map[string]bwevents.Handler) ([]string, bwevents.Handler) {
-	route := map[string]bwevents.Handler{}
-	var all []string
-	for _, name := range slices.Sorted(maps.Keys(types)) {
-		for _, t := range types[name] {
-			route[t] = handlers[name]
-			all = append(all, t)
-		}
-	}
-	return all, func(ctx context.Context, msg bwevents.Message) error {
-		h, ok := route[msg.Type]
-		if !ok {
-			return fmt.Errorf("no handler for the event type %q", msg.Type)
-		}
-		return h(ctx, msg)
-	}
+	embeddings := catalogstore.NewEmbeddingEvents(in.pool, in.nudgeIndexer)
+	return []eventConsumer{oneQueue("catalog", ratings, stock, embeddings)}
 }
 
 // buildCatalog: the catalog's use cases over the cached book store, whose
@@ -308,11 +292,15 @@ func buildCatalog(ctx context.Context, in *infra) (*servedContext, error) {
 		in.log.Info("demo catalog loaded", slog.Any("added", res))
 	}
 	books := catalogstore.NewBookCache(catalogstore.NewBooks(in.pool), in.pool, in.cfg.CacheEntries, in.log)
-	in.catalog = catalog.NewService(books, catalogstore.NewEntities(in.pool), nil)
+	in.catalog = catalog.NewService(books, catalogstore.NewEntities(in.pool), nil).WithSimilarBooks(catalogstore.NewBooks(in.pool))
+	embedLoops, err := catalogEmbeddings(ctx, in)
+	if err != nil {
+		return nil, fmt.Errorf("embeddings: %w", err)
+	}
 	return &servedContext{
 		services:     []rpc.Service{rpc.CatalogService(in.catalog)},
 		dependencies: []string{"postgres", "rabbitmq"},
-		loops:        []loop{{name: "book cache listener", run: books.Run}},
+		loops:        append([]loop{{name: "book cache listener", run: books.Run}}, embedLoops...),
 	}, nil
 }
 

@@ -84,7 +84,11 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 		return err
 	}
 
-	ctxs, err := buildContexts(ctx, &infra{cfg: cfg, pool: pool, log: log, obs: obs})
+	ai, err := newOllama(cfg.AI, obs.metrics)
+	if err != nil {
+		return err
+	}
+	ctxs, err := buildContexts(ctx, &infra{cfg: cfg, pool: pool, log: log, obs: obs, ollama: ai})
 	if err != nil {
 		return err
 	}

@@ -55,6 +55,16 @@ func (h *CatalogHandler) GetBook(ctx context.Context, req *connect.Request[catal
 	return connect.NewResponse(&catalogv1.GetBookResponse{Book: bookToProto(b)}), nil
 }
 
+// ListSimilarBooks implements catalogv1connect.CatalogServiceHandler.
+func (h *CatalogHandler) ListSimilarBooks(ctx context.Context, req *connect.Request[catalogv1.ListSimilarBooksRequest]) (*connect.Response[catalogv1.ListSimilarBooksResponse], error) {
+	page, err := h.svc.ListSimilarBooks(ctx, req.Msg.GetId(), int(req.Msg.GetPageSize()))
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&catalogv1.ListSimilarBooksResponse{Books: booksToProto(page.Books),
+		Fallback: page.Fallback != "", FallbackReason: page.Fallback}), nil
+}
+
 // BatchGetBooks implements catalogv1connect.CatalogServiceHandler.
 func (h *CatalogHandler) BatchGetBooks(ctx context.Context, req *connect.Request[catalogv1.BatchGetBooksRequest]) (*connect.Response[catalogv1.BatchGetBooksResponse], error) {
 	bs, err := h.svc.BatchGetBooks(ctx, req.Msg.GetIds())
@@ -88,6 +98,14 @@ func (h *CatalogHandler) ListBooks(ctx context.Context, req *connect.Request[cat
 	return connect.NewResponse(&catalogv1.ListBooksResponse{Books: booksToProto(page.Books), NextPageToken: page.NextPageToken}), nil
 }
 
+// searchModes maps the contract's search modes to the core's.
+var searchModes = map[catalogv1.SearchMode]catalog.SearchMode{
+	catalogv1.SearchMode_SEARCH_MODE_UNSPECIFIED: catalog.SearchAuto,
+	catalogv1.SearchMode_SEARCH_MODE_LEXICAL:     catalog.SearchLexical,
+	catalogv1.SearchMode_SEARCH_MODE_SEMANTIC:    catalog.SearchSemantic,
+	catalogv1.SearchMode_SEARCH_MODE_HYBRID:      catalog.SearchHybrid,
+}
+
 // SearchBooks implements catalogv1connect.CatalogServiceHandler.
 func (h *CatalogHandler) SearchBooks(ctx context.Context, req *connect.Request[catalogv1.SearchBooksRequest]) (*connect.Response[catalogv1.SearchBooksResponse], error) {
 	var v failure.Violations
@@ -96,6 +114,10 @@ func (h *CatalogHandler) SearchBooks(ctx context.Context, req *connect.Request[c
 		Filter:    filterFromProto(req.Msg.GetFilter(), &v),
 		PageSize:  int(req.Msg.GetPageSize()),
 		PageToken: req.Msg.GetPageToken(),
+		Mode:      searchModes[req.Msg.GetMode()],
+	}
+	if _, ok := searchModes[req.Msg.GetMode()]; !ok {
+		v.Add("mode", "unknown search mode")
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -104,7 +126,12 @@ func (h *CatalogHandler) SearchBooks(ctx context.Context, req *connect.Request[c
 	if err != nil {
 		return nil, err
 	}
-	out := &catalogv1.SearchBooksResponse{NextPageToken: page.NextPageToken}
+	out := &catalogv1.SearchBooksResponse{NextPageToken: page.NextPageToken, Degraded: page.Degraded != "", DegradedReason: page.Degraded}
+	for pm, m := range searchModes {
+		if m == page.Mode && pm != catalogv1.SearchMode_SEARCH_MODE_UNSPECIFIED {
+			out.Mode = pm
+		}
+	}
 	out.Results = make([]*catalogv1.SearchBooksResult, len(page.Hits))
 	for i, hit := range page.Hits {
 		out.Results[i] = &catalogv1.SearchBooksResult{Book: bookToProto(hit.Book), Relevance: hit.Relevance}

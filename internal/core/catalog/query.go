@@ -97,6 +97,29 @@ type BookPage struct {
 	NextPageToken string
 }
 
+// SearchMode is how a search ranks books.
+type SearchMode int
+
+// The search modes. SearchAuto is hybrid when the books have embeddings of
+// the current model and lexical otherwise.
+const (
+	SearchAuto SearchMode = iota
+	SearchLexical
+	SearchSemantic
+	SearchHybrid
+)
+
+// Why a search answered in another mode than the one asked for.
+const (
+	// DegradedModelUnavailable: the embedding model did not answer.
+	DegradedModelUnavailable = "model_unavailable"
+	// DegradedNotEmbedded: no book has an embedding of the model yet.
+	DegradedNotEmbedded = "not_embedded"
+	// DegradedSemanticOff: this deployment has no embedding model or no
+	// vector store.
+	DegradedSemanticOff = "semantic_off"
+)
+
 // SearchBooksQuery asks for one page of search results.
 type SearchBooksQuery struct {
 	// Query is in web search syntax ("quoted phrase", or, -word).
@@ -104,6 +127,12 @@ type SearchBooksQuery struct {
 	Filter    BookFilter
 	PageSize  int
 	PageToken string
+	// Mode is the ranking asked for.
+	Mode SearchMode
+	// Embedding is the query's embedding by EmbeddingModel, set by the
+	// service for the semantic modes; nil leaves only lexical search.
+	Embedding      []float32
+	EmbeddingModel string
 }
 
 // SearchHit is a book found by a search with its relevance (higher is better).
@@ -116,6 +145,10 @@ type SearchHit struct {
 type SearchPage struct {
 	Hits          []SearchHit
 	NextPageToken string
+	// Mode is the ranking that answered (never SearchAuto), and Degraded,
+	// when not empty, why it is not the one asked for (Degraded...).
+	Mode     SearchMode
+	Degraded string
 }
 
 // EntityPage is one page of authors, categories or publishers by name.
@@ -148,6 +181,9 @@ func (q SearchBooksQuery) normalize() (SearchBooksQuery, error) {
 	var v failure.Violations
 	q.PageSize = pageSize(q.PageSize, &v)
 	q.Filter.check(&v)
+	if q.Mode < SearchAuto || q.Mode > SearchHybrid {
+		v.Add("mode", "unknown search mode")
+	}
 	q.Query = strings.TrimSpace(q.Query)
 	switch n := utf8.RuneCountInString(q.Query); {
 	case !utf8.ValidString(q.Query):

@@ -14,6 +14,8 @@ type Service struct {
 	entities Entities
 	now      func() time.Time
 	newID    func() string
+	semantic *semantic
+	similar  SimilarBooks
 }
 
 // NewService returns the use cases over the given stores. now may be nil
@@ -105,7 +107,25 @@ func (s *Service) SearchBooks(ctx context.Context, q SearchBooksQuery) (SearchPa
 	if err != nil {
 		return SearchPage{}, err
 	}
-	return s.books.SearchBooks(ctx, q)
+	degraded, err := s.prepareSearch(ctx, &q)
+	if err != nil {
+		return SearchPage{}, err
+	}
+	page, err := s.books.SearchBooks(ctx, q)
+	if err != nil {
+		return SearchPage{}, err
+	}
+	if page.Mode == SearchAuto {
+		page.Mode = SearchLexical
+	}
+	// A deployment without semantic search promised nothing to a search
+	// that left the mode to it; one that asked for a semantic mode, or whose
+	// model is away, learns why the answer is lexical.
+	if page.Mode == SearchLexical && page.Degraded == "" && q.Mode != SearchLexical &&
+		(q.Mode != SearchAuto || degraded != DegradedSemanticOff) {
+		page.Degraded = degraded
+	}
+	return page, nil
 }
 
 // UpdateBook sets the fields named in paths. When etag is not empty and the

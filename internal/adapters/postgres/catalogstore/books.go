@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,6 +22,8 @@ import (
 // Books is catalog.Books on PostgreSQL.
 type Books struct {
 	pool *pgxpool.Pool
+	// embeddings remembers whether books have embeddings (semantic.go).
+	embeddings sync.Map
 }
 
 var _ catalog.Books = (*Books)(nil)

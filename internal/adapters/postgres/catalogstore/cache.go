@@ -266,7 +266,9 @@ func (c *BookCache) SearchBooks(ctx context.Context, q catalog.SearchBooksQuery)
 		return p.search, nil
 	}
 	page, err := c.inner.SearchBooks(ctx, q)
-	if err == nil {
+	// A degraded page (nothing embedded yet) is not kept: what ends the
+	// degradation announces no book change.
+	if err == nil && page.Degraded == "" {
 		c.putPage(key, gen, cachedPage{search: page})
 	}
 	return page, err

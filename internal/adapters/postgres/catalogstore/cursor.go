@@ -80,6 +80,9 @@ func listFingerprint(q catalog.ListBooksQuery) *postgres.Fingerprint {
 func searchFingerprint(q catalog.SearchBooksQuery) *postgres.Fingerprint {
 	f := postgres.NewFingerprint("search")
 	f.Add(q.Query)
+	if q.Mode != catalog.SearchLexical { // the semantic modes (semantic.go)
+		f.Add("mode", strconv.Itoa(int(q.Mode)), q.EmbeddingModel)
+	}
 	addFilter(f, q.Filter)
 	return f
 }

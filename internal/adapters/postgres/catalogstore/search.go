@@ -137,6 +137,11 @@ func (s *Books) SearchBooks(ctx context.Context, q catalog.SearchBooksQuery) (ca
 	if after {
 		mode = cur.Mode
 	}
+	if q.Mode != catalog.SearchLexical {
+		if page, ok, err := s.semanticSearch(ctx, q, query, cur, after); ok || err != nil {
+			return page, errTable.Translate(ctx, err, "books")
+		}
+	}
 	page, err := s.search(ctx, q, query, mode, cur, after)
 	if err == nil && !after && mode == searchWords && len(page.Hits) == 0 {
 		page, err = s.search(ctx, q, query, searchTrigrams, cursor{}, false)

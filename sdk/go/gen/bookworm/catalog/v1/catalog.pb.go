@@ -138,6 +138,65 @@ func (BookOrderField) EnumDescriptor() ([]byte, []int) {
 	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{1}
 }
 
+// SearchMode is how SearchBooks ranks books.
+type SearchMode int32
+
+const (
+	// Hybrid when the books have embeddings, lexical otherwise.
+	SearchMode_SEARCH_MODE_UNSPECIFIED SearchMode = 0
+	// Full-text: the words of the query (typos corrected) in title, authors,
+	// category, publisher and description.
+	SearchMode_SEARCH_MODE_LEXICAL SearchMode = 1
+	// By meaning: the books whose embedding is nearest the query's (the best
+	// 500), which may share no word with the query.
+	SearchMode_SEARCH_MODE_SEMANTIC SearchMode = 2
+	// Both rankings fused by reciprocal rank fusion (the best 500 of each).
+	SearchMode_SEARCH_MODE_HYBRID SearchMode = 3
+)
+
+// Enum value maps for SearchMode.
+var (
+	SearchMode_name = map[int32]string{
+		0: "SEARCH_MODE_UNSPECIFIED",
+		1: "SEARCH_MODE_LEXICAL",
+		2: "SEARCH_MODE_SEMANTIC",
+		3: "SEARCH_MODE_HYBRID",
+	}
+	SearchMode_value = map[string]int32{
+		"SEARCH_MODE_UNSPECIFIED": 0,
+		"SEARCH_MODE_LEXICAL":     1,
+		"SEARCH_MODE_SEMANTIC":    2,
+		"SEARCH_MODE_HYBRID":      3,
+	}
+)
+
+func (x SearchMode) Enum() *SearchMode {
+	p := new(SearchMode)
+	*p = x
+	return p
+}
+
+func (x SearchMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SearchMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_bookworm_catalog_v1_catalog_proto_enumTypes[2].Descriptor()
+}
+
+func (SearchMode) Type() protoreflect.EnumType {
+	return &file_bookworm_catalog_v1_catalog_proto_enumTypes[2]
+}
+
+func (x SearchMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SearchMode.Descriptor instead.
+func (SearchMode) EnumDescriptor() ([]byte, []int) {
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{2}
+}
+
 // Book is a publication BookWorm sells.
 type Book struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -642,6 +701,128 @@ func (x *GetBookRequest) GetId() string {
 	return ""
 }
 
+// ListSimilarBooksRequest is the request of ListSimilarBooks.
+type ListSimilarBooksRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The book's id.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The most books to return, 1 to 50; 0 means 10.
+	PageSize      int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSimilarBooksRequest) Reset() {
+	*x = ListSimilarBooksRequest{}
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSimilarBooksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSimilarBooksRequest) ProtoMessage() {}
+
+func (x *ListSimilarBooksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSimilarBooksRequest.ProtoReflect.Descriptor instead.
+func (*ListSimilarBooksRequest) Descriptor() ([]byte, []int) {
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ListSimilarBooksRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ListSimilarBooksRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+// ListSimilarBooksResponse is the response of ListSimilarBooks.
+type ListSimilarBooksResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The similar books, most similar first.
+	Books []*Book `protobuf:"bytes,1,rep,name=books,proto3" json:"books,omitempty"`
+	// True when the books are not neighbours by meaning but books of the
+	// same authors or category; fallback_reason says why ("not_embedded":
+	// the book has no embedding yet; "semantic_off": no embedding model or
+	// vector store in this deployment).
+	Fallback bool `protobuf:"varint,2,opt,name=fallback,proto3" json:"fallback,omitempty"`
+	// Why the answer is a fallback, or empty.
+	FallbackReason string `protobuf:"bytes,3,opt,name=fallback_reason,json=fallbackReason,proto3" json:"fallback_reason,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ListSimilarBooksResponse) Reset() {
+	*x = ListSimilarBooksResponse{}
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSimilarBooksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSimilarBooksResponse) ProtoMessage() {}
+
+func (x *ListSimilarBooksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSimilarBooksResponse.ProtoReflect.Descriptor instead.
+func (*ListSimilarBooksResponse) Descriptor() ([]byte, []int) {
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ListSimilarBooksResponse) GetBooks() []*Book {
+	if x != nil {
+		return x.Books
+	}
+	return nil
+}
+
+func (x *ListSimilarBooksResponse) GetFallback() bool {
+	if x != nil {
+		return x.Fallback
+	}
+	return false
+}
+
+func (x *ListSimilarBooksResponse) GetFallbackReason() string {
+	if x != nil {
+		return x.FallbackReason
+	}
+	return ""
+}
+
 // GetBookResponse is the response of GetBook.
 type GetBookResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -653,7 +834,7 @@ type GetBookResponse struct {
 
 func (x *GetBookResponse) Reset() {
 	*x = GetBookResponse{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[5]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -665,7 +846,7 @@ func (x *GetBookResponse) String() string {
 func (*GetBookResponse) ProtoMessage() {}
 
 func (x *GetBookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[5]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -678,7 +859,7 @@ func (x *GetBookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBookResponse.ProtoReflect.Descriptor instead.
 func (*GetBookResponse) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{5}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetBookResponse) GetBook() *Book {
@@ -699,7 +880,7 @@ type BatchGetBooksRequest struct {
 
 func (x *BatchGetBooksRequest) Reset() {
 	*x = BatchGetBooksRequest{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[6]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -711,7 +892,7 @@ func (x *BatchGetBooksRequest) String() string {
 func (*BatchGetBooksRequest) ProtoMessage() {}
 
 func (x *BatchGetBooksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[6]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -724,7 +905,7 @@ func (x *BatchGetBooksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetBooksRequest.ProtoReflect.Descriptor instead.
 func (*BatchGetBooksRequest) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{6}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *BatchGetBooksRequest) GetIds() []string {
@@ -745,7 +926,7 @@ type BatchGetBooksResponse struct {
 
 func (x *BatchGetBooksResponse) Reset() {
 	*x = BatchGetBooksResponse{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[7]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -757,7 +938,7 @@ func (x *BatchGetBooksResponse) String() string {
 func (*BatchGetBooksResponse) ProtoMessage() {}
 
 func (x *BatchGetBooksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[7]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -770,7 +951,7 @@ func (x *BatchGetBooksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetBooksResponse.ProtoReflect.Descriptor instead.
 func (*BatchGetBooksResponse) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{7}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *BatchGetBooksResponse) GetBooks() []*Book {
@@ -804,7 +985,7 @@ type BookFilter struct {
 
 func (x *BookFilter) Reset() {
 	*x = BookFilter{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[8]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -816,7 +997,7 @@ func (x *BookFilter) String() string {
 func (*BookFilter) ProtoMessage() {}
 
 func (x *BookFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[8]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -829,7 +1010,7 @@ func (x *BookFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BookFilter.ProtoReflect.Descriptor instead.
 func (*BookFilter) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{8}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *BookFilter) GetCategoryIds() []string {
@@ -894,7 +1075,7 @@ type ListBooksRequest struct {
 
 func (x *ListBooksRequest) Reset() {
 	*x = ListBooksRequest{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[9]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -906,7 +1087,7 @@ func (x *ListBooksRequest) String() string {
 func (*ListBooksRequest) ProtoMessage() {}
 
 func (x *ListBooksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[9]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -919,7 +1100,7 @@ func (x *ListBooksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBooksRequest.ProtoReflect.Descriptor instead.
 func (*ListBooksRequest) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{9}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListBooksRequest) GetPageSize() int32 {
@@ -970,7 +1151,7 @@ type ListBooksResponse struct {
 
 func (x *ListBooksResponse) Reset() {
 	*x = ListBooksResponse{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[10]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -982,7 +1163,7 @@ func (x *ListBooksResponse) String() string {
 func (*ListBooksResponse) ProtoMessage() {}
 
 func (x *ListBooksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[10]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -995,7 +1176,7 @@ func (x *ListBooksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBooksResponse.ProtoReflect.Descriptor instead.
 func (*ListBooksResponse) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{10}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListBooksResponse) GetBooks() []*Book {
@@ -1023,14 +1204,17 @@ type SearchBooksRequest struct {
 	// The most results to return, 1 to 100; 0 means 20.
 	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The next_page_token of the previous page, or empty for the first page.
-	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// How to rank the books; unspecified means hybrid when the books have
+	// embeddings and lexical otherwise. Page tokens are bound to the mode.
+	Mode          SearchMode `protobuf:"varint,5,opt,name=mode,proto3,enum=bookworm.catalog.v1.SearchMode" json:"mode,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SearchBooksRequest) Reset() {
 	*x = SearchBooksRequest{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[11]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1042,7 +1226,7 @@ func (x *SearchBooksRequest) String() string {
 func (*SearchBooksRequest) ProtoMessage() {}
 
 func (x *SearchBooksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[11]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1055,7 +1239,7 @@ func (x *SearchBooksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchBooksRequest.ProtoReflect.Descriptor instead.
 func (*SearchBooksRequest) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{11}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SearchBooksRequest) GetQuery() string {
@@ -1086,6 +1270,13 @@ func (x *SearchBooksRequest) GetPageToken() string {
 	return ""
 }
 
+func (x *SearchBooksRequest) GetMode() SearchMode {
+	if x != nil {
+		return x.Mode
+	}
+	return SearchMode_SEARCH_MODE_UNSPECIFIED
+}
+
 // SearchBooksResult is one book found by SearchBooks.
 type SearchBooksResult struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1100,7 +1291,7 @@ type SearchBooksResult struct {
 
 func (x *SearchBooksResult) Reset() {
 	*x = SearchBooksResult{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[12]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1112,7 +1303,7 @@ func (x *SearchBooksResult) String() string {
 func (*SearchBooksResult) ProtoMessage() {}
 
 func (x *SearchBooksResult) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[12]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1125,7 +1316,7 @@ func (x *SearchBooksResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchBooksResult.ProtoReflect.Descriptor instead.
 func (*SearchBooksResult) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{12}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SearchBooksResult) GetBook() *Book {
@@ -1149,13 +1340,23 @@ type SearchBooksResponse struct {
 	Results []*SearchBooksResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
 	// The token of the next page, or empty on the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// The mode that ranked this page (never unspecified).
+	Mode SearchMode `protobuf:"varint,3,opt,name=mode,proto3,enum=bookworm.catalog.v1.SearchMode" json:"mode,omitempty"`
+	// True when the page is not in the mode asked for (or, for unspecified,
+	// lexical although a semantic mode is configured); degraded_reason says
+	// why: "model_unavailable" (the embedding model did not answer),
+	// "not_embedded" (no book has an embedding yet) or "semantic_off" (no
+	// embedding model or vector store in this deployment).
+	Degraded bool `protobuf:"varint,4,opt,name=degraded,proto3" json:"degraded,omitempty"`
+	// Why the page is degraded, or empty.
+	DegradedReason string `protobuf:"bytes,5,opt,name=degraded_reason,json=degradedReason,proto3" json:"degraded_reason,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SearchBooksResponse) Reset() {
 	*x = SearchBooksResponse{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[13]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1167,7 +1368,7 @@ func (x *SearchBooksResponse) String() string {
 func (*SearchBooksResponse) ProtoMessage() {}
 
 func (x *SearchBooksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[13]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1180,7 +1381,7 @@ func (x *SearchBooksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchBooksResponse.ProtoReflect.Descriptor instead.
 func (*SearchBooksResponse) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{13}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SearchBooksResponse) GetResults() []*SearchBooksResult {
@@ -1193,6 +1394,27 @@ func (x *SearchBooksResponse) GetResults() []*SearchBooksResult {
 func (x *SearchBooksResponse) GetNextPageToken() string {
 	if x != nil {
 		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *SearchBooksResponse) GetMode() SearchMode {
+	if x != nil {
+		return x.Mode
+	}
+	return SearchMode_SEARCH_MODE_UNSPECIFIED
+}
+
+func (x *SearchBooksResponse) GetDegraded() bool {
+	if x != nil {
+		return x.Degraded
+	}
+	return false
+}
+
+func (x *SearchBooksResponse) GetDegradedReason() string {
+	if x != nil {
+		return x.DegradedReason
 	}
 	return ""
 }
@@ -1218,7 +1440,7 @@ type UpdateBookRequest struct {
 
 func (x *UpdateBookRequest) Reset() {
 	*x = UpdateBookRequest{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[14]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1230,7 +1452,7 @@ func (x *UpdateBookRequest) String() string {
 func (*UpdateBookRequest) ProtoMessage() {}
 
 func (x *UpdateBookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[14]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1243,7 +1465,7 @@ func (x *UpdateBookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateBookRequest.ProtoReflect.Descriptor instead.
 func (*UpdateBookRequest) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{14}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UpdateBookRequest) GetId() string {
@@ -1285,7 +1507,7 @@ type UpdateBookResponse struct {
 
 func (x *UpdateBookResponse) Reset() {
 	*x = UpdateBookResponse{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[15]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1297,7 +1519,7 @@ func (x *UpdateBookResponse) String() string {
 func (*UpdateBookResponse) ProtoMessage() {}
 
 func (x *UpdateBookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[15]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1310,7 +1532,7 @@ func (x *UpdateBookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateBookResponse.ProtoReflect.Descriptor instead.
 func (*UpdateBookResponse) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{15}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UpdateBookResponse) GetBook() *Book {
@@ -1331,7 +1553,7 @@ type DeleteBookRequest struct {
 
 func (x *DeleteBookRequest) Reset() {
 	*x = DeleteBookRequest{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[16]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1343,7 +1565,7 @@ func (x *DeleteBookRequest) String() string {
 func (*DeleteBookRequest) ProtoMessage() {}
 
 func (x *DeleteBookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[16]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1356,7 +1578,7 @@ func (x *DeleteBookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteBookRequest.ProtoReflect.Descriptor instead.
 func (*DeleteBookRequest) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{16}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DeleteBookRequest) GetId() string {
@@ -1375,7 +1597,7 @@ type DeleteBookResponse struct {
 
 func (x *DeleteBookResponse) Reset() {
 	*x = DeleteBookResponse{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[17]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1387,7 +1609,7 @@ func (x *DeleteBookResponse) String() string {
 func (*DeleteBookResponse) ProtoMessage() {}
 
 func (x *DeleteBookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[17]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1400,7 +1622,7 @@ func (x *DeleteBookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteBookResponse.ProtoReflect.Descriptor instead.
 func (*DeleteBookResponse) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{17}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{19}
 }
 
 // Author is a person credited on books.
@@ -1424,7 +1646,7 @@ type Author struct {
 
 func (x *Author) Reset() {
 	*x = Author{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[18]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1436,7 +1658,7 @@ func (x *Author) String() string {
 func (*Author) ProtoMessage() {}
 
 func (x *Author) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[18]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1449,7 +1671,7 @@ func (x *Author) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Author.ProtoReflect.Descriptor instead.
 func (*Author) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{18}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Author) GetId() string {
@@ -1507,7 +1729,7 @@ type AuthorInput struct {
 
 func (x *AuthorInput) Reset() {
 	*x = AuthorInput{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[19]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1519,7 +1741,7 @@ func (x *AuthorInput) String() string {
 func (*AuthorInput) ProtoMessage() {}
 
 func (x *AuthorInput) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[19]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1532,7 +1754,7 @@ func (x *AuthorInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthorInput.ProtoReflect.Descriptor instead.
 func (*AuthorInput) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{19}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *AuthorInput) GetName() string {
@@ -1560,7 +1782,7 @@ type CreateAuthorRequest struct {
 
 func (x *CreateAuthorRequest) Reset() {
 	*x = CreateAuthorRequest{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[20]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1572,7 +1794,7 @@ func (x *CreateAuthorRequest) String() string {
 func (*CreateAuthorRequest) ProtoMessage() {}
 
 func (x *CreateAuthorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[20]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1585,7 +1807,7 @@ func (x *CreateAuthorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAuthorRequest.ProtoReflect.Descriptor instead.
 func (*CreateAuthorRequest) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{20}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CreateAuthorRequest) GetAuthor() *AuthorInput {
@@ -1606,7 +1828,7 @@ type CreateAuthorResponse struct {
 
 func (x *CreateAuthorResponse) Reset() {
 	*x = CreateAuthorResponse{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[21]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1618,7 +1840,7 @@ func (x *CreateAuthorResponse) String() string {
 func (*CreateAuthorResponse) ProtoMessage() {}
 
 func (x *CreateAuthorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[21]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1631,7 +1853,7 @@ func (x *CreateAuthorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAuthorResponse.ProtoReflect.Descriptor instead.
 func (*CreateAuthorResponse) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{21}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CreateAuthorResponse) GetAuthor() *Author {
@@ -1652,7 +1874,7 @@ type GetAuthorRequest struct {
 
 func (x *GetAuthorRequest) Reset() {
 	*x = GetAuthorRequest{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[22]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1664,7 +1886,7 @@ func (x *GetAuthorRequest) String() string {
 func (*GetAuthorRequest) ProtoMessage() {}
 
 func (x *GetAuthorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[22]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1677,7 +1899,7 @@ func (x *GetAuthorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAuthorRequest.ProtoReflect.Descriptor instead.
 func (*GetAuthorRequest) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{22}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetAuthorRequest) GetId() string {
@@ -1698,7 +1920,7 @@ type GetAuthorResponse struct {
 
 func (x *GetAuthorResponse) Reset() {
 	*x = GetAuthorResponse{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[23]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1710,7 +1932,7 @@ func (x *GetAuthorResponse) String() string {
 func (*GetAuthorResponse) ProtoMessage() {}
 
 func (x *GetAuthorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[23]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1723,7 +1945,7 @@ func (x *GetAuthorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAuthorResponse.ProtoReflect.Descriptor instead.
 func (*GetAuthorResponse) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{23}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetAuthorResponse) GetAuthor() *Author {
@@ -1746,7 +1968,7 @@ type ListAuthorsRequest struct {
 
 func (x *ListAuthorsRequest) Reset() {
 	*x = ListAuthorsRequest{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[24]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1758,7 +1980,7 @@ func (x *ListAuthorsRequest) String() string {
 func (*ListAuthorsRequest) ProtoMessage() {}
 
 func (x *ListAuthorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[24]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1771,7 +1993,7 @@ func (x *ListAuthorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuthorsRequest.ProtoReflect.Descriptor instead.
 func (*ListAuthorsRequest) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{24}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListAuthorsRequest) GetPageSize() int32 {
@@ -1801,7 +2023,7 @@ type ListAuthorsResponse struct {
 
 func (x *ListAuthorsResponse) Reset() {
 	*x = ListAuthorsResponse{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[25]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1813,7 +2035,7 @@ func (x *ListAuthorsResponse) String() string {
 func (*ListAuthorsResponse) ProtoMessage() {}
 
 func (x *ListAuthorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[25]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1826,7 +2048,7 @@ func (x *ListAuthorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuthorsResponse.ProtoReflect.Descriptor instead.
 func (*ListAuthorsResponse) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{25}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListAuthorsResponse) GetAuthors() []*Author {
@@ -1862,7 +2084,7 @@ type UpdateAuthorRequest struct {
 
 func (x *UpdateAuthorRequest) Reset() {
 	*x = UpdateAuthorRequest{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[26]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1874,7 +2096,7 @@ func (x *UpdateAuthorRequest) String() string {
 func (*UpdateAuthorRequest) ProtoMessage() {}
 
 func (x *UpdateAuthorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[26]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1887,7 +2109,7 @@ func (x *UpdateAuthorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAuthorRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAuthorRequest) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{26}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *UpdateAuthorRequest) GetId() string {
@@ -1929,7 +2151,7 @@ type UpdateAuthorResponse struct {
 
 func (x *UpdateAuthorResponse) Reset() {
 	*x = UpdateAuthorResponse{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[27]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1941,7 +2163,7 @@ func (x *UpdateAuthorResponse) String() string {
 func (*UpdateAuthorResponse) ProtoMessage() {}
 
 func (x *UpdateAuthorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[27]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1954,7 +2176,7 @@ func (x *UpdateAuthorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAuthorResponse.ProtoReflect.Descriptor instead.
 func (*UpdateAuthorResponse) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{27}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *UpdateAuthorResponse) GetAuthor() *Author {
@@ -1975,7 +2197,7 @@ type DeleteAuthorRequest struct {
 
 func (x *DeleteAuthorRequest) Reset() {
 	*x = DeleteAuthorRequest{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[28]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1987,7 +2209,7 @@ func (x *DeleteAuthorRequest) String() string {
 func (*DeleteAuthorRequest) ProtoMessage() {}
 
 func (x *DeleteAuthorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[28]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2000,7 +2222,7 @@ func (x *DeleteAuthorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAuthorRequest.ProtoReflect.Descriptor instead.
 func (*DeleteAuthorRequest) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{28}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DeleteAuthorRequest) GetId() string {
@@ -2019,7 +2241,7 @@ type DeleteAuthorResponse struct {
 
 func (x *DeleteAuthorResponse) Reset() {
 	*x = DeleteAuthorResponse{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[29]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2031,7 +2253,7 @@ func (x *DeleteAuthorResponse) String() string {
 func (*DeleteAuthorResponse) ProtoMessage() {}
 
 func (x *DeleteAuthorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[29]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2044,7 +2266,7 @@ func (x *DeleteAuthorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAuthorResponse.ProtoReflect.Descriptor instead.
 func (*DeleteAuthorResponse) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{29}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{31}
 }
 
 // Category groups books by subject, such as "Science Fiction".
@@ -2068,7 +2290,7 @@ type Category struct {
 
 func (x *Category) Reset() {
 	*x = Category{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[30]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2080,7 +2302,7 @@ func (x *Category) String() string {
 func (*Category) ProtoMessage() {}
 
 func (x *Category) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[30]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2093,7 +2315,7 @@ func (x *Category) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Category.ProtoReflect.Descriptor instead.
 func (*Category) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{30}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Category) GetId() string {
@@ -2151,7 +2373,7 @@ type CategoryInput struct {
 
 func (x *CategoryInput) Reset() {
 	*x = CategoryInput{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[31]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2163,7 +2385,7 @@ func (x *CategoryInput) String() string {
 func (*CategoryInput) ProtoMessage() {}
 
 func (x *CategoryInput) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[31]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2176,7 +2398,7 @@ func (x *CategoryInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CategoryInput.ProtoReflect.Descriptor instead.
 func (*CategoryInput) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{31}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CategoryInput) GetName() string {
@@ -2204,7 +2426,7 @@ type CreateCategoryRequest struct {
 
 func (x *CreateCategoryRequest) Reset() {
 	*x = CreateCategoryRequest{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[32]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2216,7 +2438,7 @@ func (x *CreateCategoryRequest) String() string {
 func (*CreateCategoryRequest) ProtoMessage() {}
 
 func (x *CreateCategoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[32]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2229,7 +2451,7 @@ func (x *CreateCategoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCategoryRequest.ProtoReflect.Descriptor instead.
 func (*CreateCategoryRequest) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{32}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CreateCategoryRequest) GetCategory() *CategoryInput {
@@ -2250,7 +2472,7 @@ type CreateCategoryResponse struct {
 
 func (x *CreateCategoryResponse) Reset() {
 	*x = CreateCategoryResponse{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[33]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2262,7 +2484,7 @@ func (x *CreateCategoryResponse) String() string {
 func (*CreateCategoryResponse) ProtoMessage() {}
 
 func (x *CreateCategoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[33]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2275,7 +2497,7 @@ func (x *CreateCategoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCategoryResponse.ProtoReflect.Descriptor instead.
 func (*CreateCategoryResponse) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{33}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *CreateCategoryResponse) GetCategory() *Category {
@@ -2296,7 +2518,7 @@ type GetCategoryRequest struct {
 
 func (x *GetCategoryRequest) Reset() {
 	*x = GetCategoryRequest{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[34]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2308,7 +2530,7 @@ func (x *GetCategoryRequest) String() string {
 func (*GetCategoryRequest) ProtoMessage() {}
 
 func (x *GetCategoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[34]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2321,7 +2543,7 @@ func (x *GetCategoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCategoryRequest.ProtoReflect.Descriptor instead.
 func (*GetCategoryRequest) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{34}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetCategoryRequest) GetId() string {
@@ -2342,7 +2564,7 @@ type GetCategoryResponse struct {
 
 func (x *GetCategoryResponse) Reset() {
 	*x = GetCategoryResponse{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[35]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2354,7 +2576,7 @@ func (x *GetCategoryResponse) String() string {
 func (*GetCategoryResponse) ProtoMessage() {}
 
 func (x *GetCategoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[35]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2367,7 +2589,7 @@ func (x *GetCategoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCategoryResponse.ProtoReflect.Descriptor instead.
 func (*GetCategoryResponse) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{35}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GetCategoryResponse) GetCategory() *Category {
@@ -2390,7 +2612,7 @@ type ListCategoriesRequest struct {
 
 func (x *ListCategoriesRequest) Reset() {
 	*x = ListCategoriesRequest{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[36]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2402,7 +2624,7 @@ func (x *ListCategoriesRequest) String() string {
 func (*ListCategoriesRequest) ProtoMessage() {}
 
 func (x *ListCategoriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[36]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2415,7 +2637,7 @@ func (x *ListCategoriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCategoriesRequest.ProtoReflect.Descriptor instead.
 func (*ListCategoriesRequest) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{36}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListCategoriesRequest) GetPageSize() int32 {
@@ -2445,7 +2667,7 @@ type ListCategoriesResponse struct {
 
 func (x *ListCategoriesResponse) Reset() {
 	*x = ListCategoriesResponse{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[37]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2457,7 +2679,7 @@ func (x *ListCategoriesResponse) String() string {
 func (*ListCategoriesResponse) ProtoMessage() {}
 
 func (x *ListCategoriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[37]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2470,7 +2692,7 @@ func (x *ListCategoriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCategoriesResponse.ProtoReflect.Descriptor instead.
 func (*ListCategoriesResponse) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{37}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListCategoriesResponse) GetCategories() []*Category {
@@ -2506,7 +2728,7 @@ type UpdateCategoryRequest struct {
 
 func (x *UpdateCategoryRequest) Reset() {
 	*x = UpdateCategoryRequest{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[38]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2518,7 +2740,7 @@ func (x *UpdateCategoryRequest) String() string {
 func (*UpdateCategoryRequest) ProtoMessage() {}
 
 func (x *UpdateCategoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[38]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2531,7 +2753,7 @@ func (x *UpdateCategoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCategoryRequest.ProtoReflect.Descriptor instead.
 func (*UpdateCategoryRequest) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{38}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *UpdateCategoryRequest) GetId() string {
@@ -2573,7 +2795,7 @@ type UpdateCategoryResponse struct {
 
 func (x *UpdateCategoryResponse) Reset() {
 	*x = UpdateCategoryResponse{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[39]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2585,7 +2807,7 @@ func (x *UpdateCategoryResponse) String() string {
 func (*UpdateCategoryResponse) ProtoMessage() {}
 
 func (x *UpdateCategoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[39]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2598,7 +2820,7 @@ func (x *UpdateCategoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCategoryResponse.ProtoReflect.Descriptor instead.
 func (*UpdateCategoryResponse) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{39}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *UpdateCategoryResponse) GetCategory() *Category {
@@ -2619,7 +2841,7 @@ type DeleteCategoryRequest struct {
 
 func (x *DeleteCategoryRequest) Reset() {
 	*x = DeleteCategoryRequest{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[40]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2631,7 +2853,7 @@ func (x *DeleteCategoryRequest) String() string {
 func (*DeleteCategoryRequest) ProtoMessage() {}
 
 func (x *DeleteCategoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[40]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2644,7 +2866,7 @@ func (x *DeleteCategoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCategoryRequest.ProtoReflect.Descriptor instead.
 func (*DeleteCategoryRequest) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{40}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *DeleteCategoryRequest) GetId() string {
@@ -2663,7 +2885,7 @@ type DeleteCategoryResponse struct {
 
 func (x *DeleteCategoryResponse) Reset() {
 	*x = DeleteCategoryResponse{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[41]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2675,7 +2897,7 @@ func (x *DeleteCategoryResponse) String() string {
 func (*DeleteCategoryResponse) ProtoMessage() {}
 
 func (x *DeleteCategoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[41]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2688,7 +2910,7 @@ func (x *DeleteCategoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCategoryResponse.ProtoReflect.Descriptor instead.
 func (*DeleteCategoryResponse) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{41}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{43}
 }
 
 // Publisher is the house that publishes books.
@@ -2710,7 +2932,7 @@ type Publisher struct {
 
 func (x *Publisher) Reset() {
 	*x = Publisher{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[42]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2722,7 +2944,7 @@ func (x *Publisher) String() string {
 func (*Publisher) ProtoMessage() {}
 
 func (x *Publisher) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[42]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2735,7 +2957,7 @@ func (x *Publisher) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Publisher.ProtoReflect.Descriptor instead.
 func (*Publisher) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{42}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *Publisher) GetId() string {
@@ -2784,7 +3006,7 @@ type PublisherInput struct {
 
 func (x *PublisherInput) Reset() {
 	*x = PublisherInput{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[43]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2796,7 +3018,7 @@ func (x *PublisherInput) String() string {
 func (*PublisherInput) ProtoMessage() {}
 
 func (x *PublisherInput) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[43]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2809,7 +3031,7 @@ func (x *PublisherInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublisherInput.ProtoReflect.Descriptor instead.
 func (*PublisherInput) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{43}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *PublisherInput) GetName() string {
@@ -2830,7 +3052,7 @@ type CreatePublisherRequest struct {
 
 func (x *CreatePublisherRequest) Reset() {
 	*x = CreatePublisherRequest{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[44]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2842,7 +3064,7 @@ func (x *CreatePublisherRequest) String() string {
 func (*CreatePublisherRequest) ProtoMessage() {}
 
 func (x *CreatePublisherRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[44]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2855,7 +3077,7 @@ func (x *CreatePublisherRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePublisherRequest.ProtoReflect.Descriptor instead.
 func (*CreatePublisherRequest) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{44}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *CreatePublisherRequest) GetPublisher() *PublisherInput {
@@ -2876,7 +3098,7 @@ type CreatePublisherResponse struct {
 
 func (x *CreatePublisherResponse) Reset() {
 	*x = CreatePublisherResponse{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[45]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2888,7 +3110,7 @@ func (x *CreatePublisherResponse) String() string {
 func (*CreatePublisherResponse) ProtoMessage() {}
 
 func (x *CreatePublisherResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[45]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2901,7 +3123,7 @@ func (x *CreatePublisherResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePublisherResponse.ProtoReflect.Descriptor instead.
 func (*CreatePublisherResponse) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{45}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *CreatePublisherResponse) GetPublisher() *Publisher {
@@ -2922,7 +3144,7 @@ type GetPublisherRequest struct {
 
 func (x *GetPublisherRequest) Reset() {
 	*x = GetPublisherRequest{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[46]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2934,7 +3156,7 @@ func (x *GetPublisherRequest) String() string {
 func (*GetPublisherRequest) ProtoMessage() {}
 
 func (x *GetPublisherRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[46]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2947,7 +3169,7 @@ func (x *GetPublisherRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPublisherRequest.ProtoReflect.Descriptor instead.
 func (*GetPublisherRequest) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{46}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *GetPublisherRequest) GetId() string {
@@ -2968,7 +3190,7 @@ type GetPublisherResponse struct {
 
 func (x *GetPublisherResponse) Reset() {
 	*x = GetPublisherResponse{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[47]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2980,7 +3202,7 @@ func (x *GetPublisherResponse) String() string {
 func (*GetPublisherResponse) ProtoMessage() {}
 
 func (x *GetPublisherResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[47]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2993,7 +3215,7 @@ func (x *GetPublisherResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPublisherResponse.ProtoReflect.Descriptor instead.
 func (*GetPublisherResponse) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{47}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GetPublisherResponse) GetPublisher() *Publisher {
@@ -3016,7 +3238,7 @@ type ListPublishersRequest struct {
 
 func (x *ListPublishersRequest) Reset() {
 	*x = ListPublishersRequest{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[48]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3028,7 +3250,7 @@ func (x *ListPublishersRequest) String() string {
 func (*ListPublishersRequest) ProtoMessage() {}
 
 func (x *ListPublishersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[48]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3041,7 +3263,7 @@ func (x *ListPublishersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPublishersRequest.ProtoReflect.Descriptor instead.
 func (*ListPublishersRequest) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{48}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ListPublishersRequest) GetPageSize() int32 {
@@ -3071,7 +3293,7 @@ type ListPublishersResponse struct {
 
 func (x *ListPublishersResponse) Reset() {
 	*x = ListPublishersResponse{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[49]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3083,7 +3305,7 @@ func (x *ListPublishersResponse) String() string {
 func (*ListPublishersResponse) ProtoMessage() {}
 
 func (x *ListPublishersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[49]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3096,7 +3318,7 @@ func (x *ListPublishersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPublishersResponse.ProtoReflect.Descriptor instead.
 func (*ListPublishersResponse) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{49}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ListPublishersResponse) GetPublishers() []*Publisher {
@@ -3132,7 +3354,7 @@ type UpdatePublisherRequest struct {
 
 func (x *UpdatePublisherRequest) Reset() {
 	*x = UpdatePublisherRequest{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[50]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3144,7 +3366,7 @@ func (x *UpdatePublisherRequest) String() string {
 func (*UpdatePublisherRequest) ProtoMessage() {}
 
 func (x *UpdatePublisherRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[50]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3157,7 +3379,7 @@ func (x *UpdatePublisherRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePublisherRequest.ProtoReflect.Descriptor instead.
 func (*UpdatePublisherRequest) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{50}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *UpdatePublisherRequest) GetId() string {
@@ -3199,7 +3421,7 @@ type UpdatePublisherResponse struct {
 
 func (x *UpdatePublisherResponse) Reset() {
 	*x = UpdatePublisherResponse{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[51]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3211,7 +3433,7 @@ func (x *UpdatePublisherResponse) String() string {
 func (*UpdatePublisherResponse) ProtoMessage() {}
 
 func (x *UpdatePublisherResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[51]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3224,7 +3446,7 @@ func (x *UpdatePublisherResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePublisherResponse.ProtoReflect.Descriptor instead.
 func (*UpdatePublisherResponse) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{51}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *UpdatePublisherResponse) GetPublisher() *Publisher {
@@ -3245,7 +3467,7 @@ type DeletePublisherRequest struct {
 
 func (x *DeletePublisherRequest) Reset() {
 	*x = DeletePublisherRequest{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[52]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3257,7 +3479,7 @@ func (x *DeletePublisherRequest) String() string {
 func (*DeletePublisherRequest) ProtoMessage() {}
 
 func (x *DeletePublisherRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[52]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3270,7 +3492,7 @@ func (x *DeletePublisherRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePublisherRequest.ProtoReflect.Descriptor instead.
 func (*DeletePublisherRequest) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{52}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *DeletePublisherRequest) GetId() string {
@@ -3289,7 +3511,7 @@ type DeletePublisherResponse struct {
 
 func (x *DeletePublisherResponse) Reset() {
 	*x = DeletePublisherResponse{}
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[53]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3301,7 +3523,7 @@ func (x *DeletePublisherResponse) String() string {
 func (*DeletePublisherResponse) ProtoMessage() {}
 
 func (x *DeletePublisherResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[53]
+	mi := &file_bookworm_catalog_v1_catalog_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3314,7 +3536,7 @@ func (x *DeletePublisherResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePublisherResponse.ProtoReflect.Descriptor instead.
 func (*DeletePublisherResponse) Descriptor() ([]byte, []int) {
-	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{53}
+	return file_bookworm_catalog_v1_catalog_proto_rawDescGZIP(), []int{55}
 }
 
 var File_bookworm_catalog_v1_catalog_proto protoreflect.FileDescriptor
@@ -3373,7 +3595,14 @@ const file_bookworm_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x12CreateBookResponse\x12-\n" +
 	"\x04book\x18\x01 \x01(\v2\x19.bookworm.catalog.v1.BookR\x04book\"*\n" +
 	"\x0eGetBookRequest\x12\x18\n" +
-	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\"@\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\"[\n" +
+	"\x17ListSimilarBooksRequest\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12&\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\x182(\x00R\bpageSize\"\x90\x01\n" +
+	"\x18ListSimilarBooksResponse\x12/\n" +
+	"\x05books\x18\x01 \x03(\v2\x19.bookworm.catalog.v1.BookR\x05books\x12\x1a\n" +
+	"\bfallback\x18\x02 \x01(\bR\bfallback\x12'\n" +
+	"\x0ffallback_reason\x18\x03 \x01(\tR\x0efallbackReason\"@\n" +
 	"\x0fGetBookResponse\x12-\n" +
 	"\x04book\x18\x01 \x01(\v2\x19.bookworm.catalog.v1.BookR\x04book\";\n" +
 	"\x14BatchGetBooksRequest\x12#\n" +
@@ -3400,20 +3629,24 @@ const file_bookworm_catalog_v1_catalog_proto_rawDesc = "" +
 	"descending\"l\n" +
 	"\x11ListBooksResponse\x12/\n" +
 	"\x05books\x18\x01 \x03(\v2\x19.bookworm.catalog.v1.BookR\x05books\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xc0\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xff\x01\n" +
 	"\x12SearchBooksRequest\x12 \n" +
 	"\x05query\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x05query\x127\n" +
 	"\x06filter\x18\x02 \x01(\v2\x1f.bookworm.catalog.v1.BookFilterR\x06filter\x12&\n" +
 	"\tpage_size\x18\x03 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\bpageSize\x12'\n" +
 	"\n" +
-	"page_token\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\"`\n" +
+	"page_token\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12=\n" +
+	"\x04mode\x18\x05 \x01(\x0e2\x1f.bookworm.catalog.v1.SearchModeB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04mode\"`\n" +
 	"\x11SearchBooksResult\x12-\n" +
 	"\x04book\x18\x01 \x01(\v2\x19.bookworm.catalog.v1.BookR\x04book\x12\x1c\n" +
-	"\trelevance\x18\x02 \x01(\x01R\trelevance\"\x7f\n" +
+	"\trelevance\x18\x02 \x01(\x01R\trelevance\"\xf9\x01\n" +
 	"\x13SearchBooksResponse\x12@\n" +
 	"\aresults\x18\x01 \x03(\v2&.bookworm.catalog.v1.SearchBooksResultR\aresults\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xe2\x02\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x123\n" +
+	"\x04mode\x18\x03 \x01(\x0e2\x1f.bookworm.catalog.v1.SearchModeR\x04mode\x12\x1a\n" +
+	"\bdegraded\x18\x04 \x01(\bR\bdegraded\x12'\n" +
+	"\x0fdegraded_reason\x18\x05 \x01(\tR\x0edegradedReason\"\xe2\x02\n" +
 	"\x11UpdateBookRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12:\n" +
 	"\x04book\x18\x02 \x01(\v2\x1e.bookworm.catalog.v1.BookInputB\x06\xbaH\x03\xd8\x01\x03R\x04book\x12\xd9\x01\n" +
@@ -3556,14 +3789,21 @@ const file_bookworm_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x16BOOK_ORDER_FIELD_TITLE\x10\x01\x12\x1a\n" +
 	"\x16BOOK_ORDER_FIELD_PRICE\x10\x02\x12 \n" +
 	"\x1cBOOK_ORDER_FIELD_CREATE_TIME\x10\x03\x12\x1b\n" +
-	"\x17BOOK_ORDER_FIELD_RATING\x10\x042\xc8\x13\n" +
+	"\x17BOOK_ORDER_FIELD_RATING\x10\x04*t\n" +
+	"\n" +
+	"SearchMode\x12\x1b\n" +
+	"\x17SEARCH_MODE_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13SEARCH_MODE_LEXICAL\x10\x01\x12\x18\n" +
+	"\x14SEARCH_MODE_SEMANTIC\x10\x02\x12\x16\n" +
+	"\x12SEARCH_MODE_HYBRID\x10\x032\xc4\x14\n" +
 	"\x0eCatalogService\x12j\n" +
 	"\n" +
 	"CreateBook\x12&.bookworm.catalog.v1.CreateBookRequest\x1a'.bookworm.catalog.v1.CreateBookResponse\"\v\xc2\xf3\x18\a\x12\x05admin\x12_\n" +
 	"\aGetBook\x12#.bookworm.catalog.v1.GetBookRequest\x1a$.bookworm.catalog.v1.GetBookResponse\"\t\xc2\xf3\x18\x02\b\x01\x90\x02\x01\x12q\n" +
 	"\rBatchGetBooks\x12).bookworm.catalog.v1.BatchGetBooksRequest\x1a*.bookworm.catalog.v1.BatchGetBooksResponse\"\t\xc2\xf3\x18\x02\b\x01\x90\x02\x01\x12e\n" +
 	"\tListBooks\x12%.bookworm.catalog.v1.ListBooksRequest\x1a&.bookworm.catalog.v1.ListBooksResponse\"\t\xc2\xf3\x18\x02\b\x01\x90\x02\x01\x12k\n" +
-	"\vSearchBooks\x12'.bookworm.catalog.v1.SearchBooksRequest\x1a(.bookworm.catalog.v1.SearchBooksResponse\"\t\xc2\xf3\x18\x02\b\x01\x90\x02\x01\x12j\n" +
+	"\vSearchBooks\x12'.bookworm.catalog.v1.SearchBooksRequest\x1a(.bookworm.catalog.v1.SearchBooksResponse\"\t\xc2\xf3\x18\x02\b\x01\x90\x02\x01\x12z\n" +
+	"\x10ListSimilarBooks\x12,.bookworm.catalog.v1.ListSimilarBooksRequest\x1a-.bookworm.catalog.v1.ListSimilarBooksResponse\"\t\xc2\xf3\x18\x02\b\x01\x90\x02\x01\x12j\n" +
 	"\n" +
 	"UpdateBook\x12&.bookworm.catalog.v1.UpdateBookRequest\x1a'.bookworm.catalog.v1.UpdateBookResponse\"\v\xc2\xf3\x18\a\x12\x05admin\x12j\n" +
 	"\n" +
@@ -3597,169 +3837,177 @@ func file_bookworm_catalog_v1_catalog_proto_rawDescGZIP() []byte {
 	return file_bookworm_catalog_v1_catalog_proto_rawDescData
 }
 
-var file_bookworm_catalog_v1_catalog_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_bookworm_catalog_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
+var file_bookworm_catalog_v1_catalog_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_bookworm_catalog_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
 var file_bookworm_catalog_v1_catalog_proto_goTypes = []any{
-	(Availability)(0),               // 0: bookworm.catalog.v1.Availability
-	(BookOrderField)(0),             // 1: bookworm.catalog.v1.BookOrderField
-	(*Book)(nil),                    // 2: bookworm.catalog.v1.Book
-	(*BookInput)(nil),               // 3: bookworm.catalog.v1.BookInput
-	(*CreateBookRequest)(nil),       // 4: bookworm.catalog.v1.CreateBookRequest
-	(*CreateBookResponse)(nil),      // 5: bookworm.catalog.v1.CreateBookResponse
-	(*GetBookRequest)(nil),          // 6: bookworm.catalog.v1.GetBookRequest
-	(*GetBookResponse)(nil),         // 7: bookworm.catalog.v1.GetBookResponse
-	(*BatchGetBooksRequest)(nil),    // 8: bookworm.catalog.v1.BatchGetBooksRequest
-	(*BatchGetBooksResponse)(nil),   // 9: bookworm.catalog.v1.BatchGetBooksResponse
-	(*BookFilter)(nil),              // 10: bookworm.catalog.v1.BookFilter
-	(*ListBooksRequest)(nil),        // 11: bookworm.catalog.v1.ListBooksRequest
-	(*ListBooksResponse)(nil),       // 12: bookworm.catalog.v1.ListBooksResponse
-	(*SearchBooksRequest)(nil),      // 13: bookworm.catalog.v1.SearchBooksRequest
-	(*SearchBooksResult)(nil),       // 14: bookworm.catalog.v1.SearchBooksResult
-	(*SearchBooksResponse)(nil),     // 15: bookworm.catalog.v1.SearchBooksResponse
-	(*UpdateBookRequest)(nil),       // 16: bookworm.catalog.v1.UpdateBookRequest
-	(*UpdateBookResponse)(nil),      // 17: bookworm.catalog.v1.UpdateBookResponse
-	(*DeleteBookRequest)(nil),       // 18: bookworm.catalog.v1.DeleteBookRequest
-	(*DeleteBookResponse)(nil),      // 19: bookworm.catalog.v1.DeleteBookResponse
-	(*Author)(nil),                  // 20: bookworm.catalog.v1.Author
-	(*AuthorInput)(nil),             // 21: bookworm.catalog.v1.AuthorInput
-	(*CreateAuthorRequest)(nil),     // 22: bookworm.catalog.v1.CreateAuthorRequest
-	(*CreateAuthorResponse)(nil),    // 23: bookworm.catalog.v1.CreateAuthorResponse
-	(*GetAuthorRequest)(nil),        // 24: bookworm.catalog.v1.GetAuthorRequest
-	(*GetAuthorResponse)(nil),       // 25: bookworm.catalog.v1.GetAuthorResponse
-	(*ListAuthorsRequest)(nil),      // 26: bookworm.catalog.v1.ListAuthorsRequest
-	(*ListAuthorsResponse)(nil),     // 27: bookworm.catalog.v1.ListAuthorsResponse
-	(*UpdateAuthorRequest)(nil),     // 28: bookworm.catalog.v1.UpdateAuthorRequest
-	(*UpdateAuthorResponse)(nil),    // 29: bookworm.catalog.v1.UpdateAuthorResponse
-	(*DeleteAuthorRequest)(nil),     // 30: bookworm.catalog.v1.DeleteAuthorRequest
-	(*DeleteAuthorResponse)(nil),    // 31: bookworm.catalog.v1.DeleteAuthorResponse
-	(*Category)(nil),                // 32: bookworm.catalog.v1.Category
-	(*CategoryInput)(nil),           // 33: bookworm.catalog.v1.CategoryInput
-	(*CreateCategoryRequest)(nil),   // 34: bookworm.catalog.v1.CreateCategoryRequest
-	(*CreateCategoryResponse)(nil),  // 35: bookworm.catalog.v1.CreateCategoryResponse
-	(*GetCategoryRequest)(nil),      // 36: bookworm.catalog.v1.GetCategoryRequest
-	(*GetCategoryResponse)(nil),     // 37: bookworm.catalog.v1.GetCategoryResponse
-	(*ListCategoriesRequest)(nil),   // 38: bookworm.catalog.v1.ListCategoriesRequest
-	(*ListCategoriesResponse)(nil),  // 39: bookworm.catalog.v1.ListCategoriesResponse
-	(*UpdateCategoryRequest)(nil),   // 40: bookworm.catalog.v1.UpdateCategoryRequest
-	(*UpdateCategoryResponse)(nil),  // 41: bookworm.catalog.v1.UpdateCategoryResponse
-	(*DeleteCategoryRequest)(nil),   // 42: bookworm.catalog.v1.DeleteCategoryRequest
-	(*DeleteCategoryResponse)(nil),  // 43: bookworm.catalog.v1.DeleteCategoryResponse
-	(*Publisher)(nil),               // 44: bookworm.catalog.v1.Publisher
-	(*PublisherInput)(nil),          // 45: bookworm.catalog.v1.PublisherInput
-	(*CreatePublisherRequest)(nil),  // 46: bookworm.catalog.v1.CreatePublisherRequest
-	(*CreatePublisherResponse)(nil), // 47: bookworm.catalog.v1.CreatePublisherResponse
-	(*GetPublisherRequest)(nil),     // 48: bookworm.catalog.v1.GetPublisherRequest
-	(*GetPublisherResponse)(nil),    // 49: bookworm.catalog.v1.GetPublisherResponse
-	(*ListPublishersRequest)(nil),   // 50: bookworm.catalog.v1.ListPublishersRequest
-	(*ListPublishersResponse)(nil),  // 51: bookworm.catalog.v1.ListPublishersResponse
-	(*UpdatePublisherRequest)(nil),  // 52: bookworm.catalog.v1.UpdatePublisherRequest
-	(*UpdatePublisherResponse)(nil), // 53: bookworm.catalog.v1.UpdatePublisherResponse
-	(*DeletePublisherRequest)(nil),  // 54: bookworm.catalog.v1.DeletePublisherRequest
-	(*DeletePublisherResponse)(nil), // 55: bookworm.catalog.v1.DeletePublisherResponse
-	(*v1.Money)(nil),                // 56: bookworm.type.v1.Money
-	(*timestamppb.Timestamp)(nil),   // 57: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),   // 58: google.protobuf.FieldMask
+	(Availability)(0),                // 0: bookworm.catalog.v1.Availability
+	(BookOrderField)(0),              // 1: bookworm.catalog.v1.BookOrderField
+	(SearchMode)(0),                  // 2: bookworm.catalog.v1.SearchMode
+	(*Book)(nil),                     // 3: bookworm.catalog.v1.Book
+	(*BookInput)(nil),                // 4: bookworm.catalog.v1.BookInput
+	(*CreateBookRequest)(nil),        // 5: bookworm.catalog.v1.CreateBookRequest
+	(*CreateBookResponse)(nil),       // 6: bookworm.catalog.v1.CreateBookResponse
+	(*GetBookRequest)(nil),           // 7: bookworm.catalog.v1.GetBookRequest
+	(*ListSimilarBooksRequest)(nil),  // 8: bookworm.catalog.v1.ListSimilarBooksRequest
+	(*ListSimilarBooksResponse)(nil), // 9: bookworm.catalog.v1.ListSimilarBooksResponse
+	(*GetBookResponse)(nil),          // 10: bookworm.catalog.v1.GetBookResponse
+	(*BatchGetBooksRequest)(nil),     // 11: bookworm.catalog.v1.BatchGetBooksRequest
+	(*BatchGetBooksResponse)(nil),    // 12: bookworm.catalog.v1.BatchGetBooksResponse
+	(*BookFilter)(nil),               // 13: bookworm.catalog.v1.BookFilter
+	(*ListBooksRequest)(nil),         // 14: bookworm.catalog.v1.ListBooksRequest
+	(*ListBooksResponse)(nil),        // 15: bookworm.catalog.v1.ListBooksResponse
+	(*SearchBooksRequest)(nil),       // 16: bookworm.catalog.v1.SearchBooksRequest
+	(*SearchBooksResult)(nil),        // 17: bookworm.catalog.v1.SearchBooksResult
+	(*SearchBooksResponse)(nil),      // 18: bookworm.catalog.v1.SearchBooksResponse
+	(*UpdateBookRequest)(nil),        // 19: bookworm.catalog.v1.UpdateBookRequest
+	(*UpdateBookResponse)(nil),       // 20: bookworm.catalog.v1.UpdateBookResponse
+	(*DeleteBookRequest)(nil),        // 21: bookworm.catalog.v1.DeleteBookRequest
+	(*DeleteBookResponse)(nil),       // 22: bookworm.catalog.v1.DeleteBookResponse
+	(*Author)(nil),                   // 23: bookworm.catalog.v1.Author
+	(*AuthorInput)(nil),              // 24: bookworm.catalog.v1.AuthorInput
+	(*CreateAuthorRequest)(nil),      // 25: bookworm.catalog.v1.CreateAuthorRequest
+	(*CreateAuthorResponse)(nil),     // 26: bookworm.catalog.v1.CreateAuthorResponse
+	(*GetAuthorRequest)(nil),         // 27: bookworm.catalog.v1.GetAuthorRequest
+	(*GetAuthorResponse)(nil),        // 28: bookworm.catalog.v1.GetAuthorResponse
+	(*ListAuthorsRequest)(nil),       // 29: bookworm.catalog.v1.ListAuthorsRequest
+	(*ListAuthorsResponse)(nil),      // 30: bookworm.catalog.v1.ListAuthorsResponse
+	(*UpdateAuthorRequest)(nil),      // 31: bookworm.catalog.v1.UpdateAuthorRequest
+	(*UpdateAuthorResponse)(nil),     // 32: bookworm.catalog.v1.UpdateAuthorResponse
+	(*DeleteAuthorRequest)(nil),      // 33: bookworm.catalog.v1.DeleteAuthorRequest
+	(*DeleteAuthorResponse)(nil),     // 34: bookworm.catalog.v1.DeleteAuthorResponse
+	(*Category)(nil),                 // 35: bookworm.catalog.v1.Category
+	(*CategoryInput)(nil),            // 36: bookworm.catalog.v1.CategoryInput
+	(*CreateCategoryRequest)(nil),    // 37: bookworm.catalog.v1.CreateCategoryRequest
+	(*CreateCategoryResponse)(nil),   // 38: bookworm.catalog.v1.CreateCategoryResponse
+	(*GetCategoryRequest)(nil),       // 39: bookworm.catalog.v1.GetCategoryRequest
+	(*GetCategoryResponse)(nil),      // 40: bookworm.catalog.v1.GetCategoryResponse
+	(*ListCategoriesRequest)(nil),    // 41: bookworm.catalog.v1.ListCategoriesRequest
+	(*ListCategoriesResponse)(nil),   // 42: bookworm.catalog.v1.ListCategoriesResponse
+	(*UpdateCategoryRequest)(nil),    // 43: bookworm.catalog.v1.UpdateCategoryRequest
+	(*UpdateCategoryResponse)(nil),   // 44: bookworm.catalog.v1.UpdateCategoryResponse
+	(*DeleteCategoryRequest)(nil),    // 45: bookworm.catalog.v1.DeleteCategoryRequest
+	(*DeleteCategoryResponse)(nil),   // 46: bookworm.catalog.v1.DeleteCategoryResponse
+	(*Publisher)(nil),                // 47: bookworm.catalog.v1.Publisher
+	(*PublisherInput)(nil),           // 48: bookworm.catalog.v1.PublisherInput
+	(*CreatePublisherRequest)(nil),   // 49: bookworm.catalog.v1.CreatePublisherRequest
+	(*CreatePublisherResponse)(nil),  // 50: bookworm.catalog.v1.CreatePublisherResponse
+	(*GetPublisherRequest)(nil),      // 51: bookworm.catalog.v1.GetPublisherRequest
+	(*GetPublisherResponse)(nil),     // 52: bookworm.catalog.v1.GetPublisherResponse
+	(*ListPublishersRequest)(nil),    // 53: bookworm.catalog.v1.ListPublishersRequest
+	(*ListPublishersResponse)(nil),   // 54: bookworm.catalog.v1.ListPublishersResponse
+	(*UpdatePublisherRequest)(nil),   // 55: bookworm.catalog.v1.UpdatePublisherRequest
+	(*UpdatePublisherResponse)(nil),  // 56: bookworm.catalog.v1.UpdatePublisherResponse
+	(*DeletePublisherRequest)(nil),   // 57: bookworm.catalog.v1.DeletePublisherRequest
+	(*DeletePublisherResponse)(nil),  // 58: bookworm.catalog.v1.DeletePublisherResponse
+	(*v1.Money)(nil),                 // 59: bookworm.type.v1.Money
+	(*timestamppb.Timestamp)(nil),    // 60: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),    // 61: google.protobuf.FieldMask
 }
 var file_bookworm_catalog_v1_catalog_proto_depIdxs = []int32{
-	56, // 0: bookworm.catalog.v1.Book.price:type_name -> bookworm.type.v1.Money
-	56, // 1: bookworm.catalog.v1.Book.sale_price:type_name -> bookworm.type.v1.Money
+	59, // 0: bookworm.catalog.v1.Book.price:type_name -> bookworm.type.v1.Money
+	59, // 1: bookworm.catalog.v1.Book.sale_price:type_name -> bookworm.type.v1.Money
 	0,  // 2: bookworm.catalog.v1.Book.availability:type_name -> bookworm.catalog.v1.Availability
-	57, // 3: bookworm.catalog.v1.Book.create_time:type_name -> google.protobuf.Timestamp
-	57, // 4: bookworm.catalog.v1.Book.update_time:type_name -> google.protobuf.Timestamp
-	56, // 5: bookworm.catalog.v1.Book.effective_price:type_name -> bookworm.type.v1.Money
-	56, // 6: bookworm.catalog.v1.BookInput.price:type_name -> bookworm.type.v1.Money
-	56, // 7: bookworm.catalog.v1.BookInput.sale_price:type_name -> bookworm.type.v1.Money
-	3,  // 8: bookworm.catalog.v1.CreateBookRequest.book:type_name -> bookworm.catalog.v1.BookInput
-	2,  // 9: bookworm.catalog.v1.CreateBookResponse.book:type_name -> bookworm.catalog.v1.Book
-	2,  // 10: bookworm.catalog.v1.GetBookResponse.book:type_name -> bookworm.catalog.v1.Book
-	2,  // 11: bookworm.catalog.v1.BatchGetBooksResponse.books:type_name -> bookworm.catalog.v1.Book
-	56, // 12: bookworm.catalog.v1.BookFilter.min_price:type_name -> bookworm.type.v1.Money
-	56, // 13: bookworm.catalog.v1.BookFilter.max_price:type_name -> bookworm.type.v1.Money
-	10, // 14: bookworm.catalog.v1.ListBooksRequest.filter:type_name -> bookworm.catalog.v1.BookFilter
-	1,  // 15: bookworm.catalog.v1.ListBooksRequest.order_by:type_name -> bookworm.catalog.v1.BookOrderField
-	2,  // 16: bookworm.catalog.v1.ListBooksResponse.books:type_name -> bookworm.catalog.v1.Book
-	10, // 17: bookworm.catalog.v1.SearchBooksRequest.filter:type_name -> bookworm.catalog.v1.BookFilter
-	2,  // 18: bookworm.catalog.v1.SearchBooksResult.book:type_name -> bookworm.catalog.v1.Book
-	14, // 19: bookworm.catalog.v1.SearchBooksResponse.results:type_name -> bookworm.catalog.v1.SearchBooksResult
-	3,  // 20: bookworm.catalog.v1.UpdateBookRequest.book:type_name -> bookworm.catalog.v1.BookInput
-	58, // 21: bookworm.catalog.v1.UpdateBookRequest.update_mask:type_name -> google.protobuf.FieldMask
-	2,  // 22: bookworm.catalog.v1.UpdateBookResponse.book:type_name -> bookworm.catalog.v1.Book
-	57, // 23: bookworm.catalog.v1.Author.create_time:type_name -> google.protobuf.Timestamp
-	57, // 24: bookworm.catalog.v1.Author.update_time:type_name -> google.protobuf.Timestamp
-	21, // 25: bookworm.catalog.v1.CreateAuthorRequest.author:type_name -> bookworm.catalog.v1.AuthorInput
-	20, // 26: bookworm.catalog.v1.CreateAuthorResponse.author:type_name -> bookworm.catalog.v1.Author
-	20, // 27: bookworm.catalog.v1.GetAuthorResponse.author:type_name -> bookworm.catalog.v1.Author
-	20, // 28: bookworm.catalog.v1.ListAuthorsResponse.authors:type_name -> bookworm.catalog.v1.Author
-	21, // 29: bookworm.catalog.v1.UpdateAuthorRequest.author:type_name -> bookworm.catalog.v1.AuthorInput
-	58, // 30: bookworm.catalog.v1.UpdateAuthorRequest.update_mask:type_name -> google.protobuf.FieldMask
-	20, // 31: bookworm.catalog.v1.UpdateAuthorResponse.author:type_name -> bookworm.catalog.v1.Author
-	57, // 32: bookworm.catalog.v1.Category.create_time:type_name -> google.protobuf.Timestamp
-	57, // 33: bookworm.catalog.v1.Category.update_time:type_name -> google.protobuf.Timestamp
-	33, // 34: bookworm.catalog.v1.CreateCategoryRequest.category:type_name -> bookworm.catalog.v1.CategoryInput
-	32, // 35: bookworm.catalog.v1.CreateCategoryResponse.category:type_name -> bookworm.catalog.v1.Category
-	32, // 36: bookworm.catalog.v1.GetCategoryResponse.category:type_name -> bookworm.catalog.v1.Category
-	32, // 37: bookworm.catalog.v1.ListCategoriesResponse.categories:type_name -> bookworm.catalog.v1.Category
-	33, // 38: bookworm.catalog.v1.UpdateCategoryRequest.category:type_name -> bookworm.catalog.v1.CategoryInput
-	58, // 39: bookworm.catalog.v1.UpdateCategoryRequest.update_mask:type_name -> google.protobuf.FieldMask
-	32, // 40: bookworm.catalog.v1.UpdateCategoryResponse.category:type_name -> bookworm.catalog.v1.Category
-	57, // 41: bookworm.catalog.v1.Publisher.create_time:type_name -> google.protobuf.Timestamp
-	57, // 42: bookworm.catalog.v1.Publisher.update_time:type_name -> google.protobuf.Timestamp
-	45, // 43: bookworm.catalog.v1.CreatePublisherRequest.publisher:type_name -> bookworm.catalog.v1.PublisherInput
-	44, // 44: bookworm.catalog.v1.CreatePublisherResponse.publisher:type_name -> bookworm.catalog.v1.Publisher
-	44, // 45: bookworm.catalog.v1.GetPublisherResponse.publisher:type_name -> bookworm.catalog.v1.Publisher
-	44, // 46: bookworm.catalog.v1.ListPublishersResponse.publishers:type_name -> bookworm.catalog.v1.Publisher
-	45, // 47: bookworm.catalog.v1.UpdatePublisherRequest.publisher:type_name -> bookworm.catalog.v1.PublisherInput
-	58, // 48: bookworm.catalog.v1.UpdatePublisherRequest.update_mask:type_name -> google.protobuf.FieldMask
-	44, // 49: bookworm.catalog.v1.UpdatePublisherResponse.publisher:type_name -> bookworm.catalog.v1.Publisher
-	4,  // 50: bookworm.catalog.v1.CatalogService.CreateBook:input_type -> bookworm.catalog.v1.CreateBookRequest
-	6,  // 51: bookworm.catalog.v1.CatalogService.GetBook:input_type -> bookworm.catalog.v1.GetBookRequest
-	8,  // 52: bookworm.catalog.v1.CatalogService.BatchGetBooks:input_type -> bookworm.catalog.v1.BatchGetBooksRequest
-	11, // 53: bookworm.catalog.v1.CatalogService.ListBooks:input_type -> bookworm.catalog.v1.ListBooksRequest
-	13, // 54: bookworm.catalog.v1.CatalogService.SearchBooks:input_type -> bookworm.catalog.v1.SearchBooksRequest
-	16, // 55: bookworm.catalog.v1.CatalogService.UpdateBook:input_type -> bookworm.catalog.v1.UpdateBookRequest
-	18, // 56: bookworm.catalog.v1.CatalogService.DeleteBook:input_type -> bookworm.catalog.v1.DeleteBookRequest
-	22, // 57: bookworm.catalog.v1.CatalogService.CreateAuthor:input_type -> bookworm.catalog.v1.CreateAuthorRequest
-	24, // 58: bookworm.catalog.v1.CatalogService.GetAuthor:input_type -> bookworm.catalog.v1.GetAuthorRequest
-	26, // 59: bookworm.catalog.v1.CatalogService.ListAuthors:input_type -> bookworm.catalog.v1.ListAuthorsRequest
-	28, // 60: bookworm.catalog.v1.CatalogService.UpdateAuthor:input_type -> bookworm.catalog.v1.UpdateAuthorRequest
-	30, // 61: bookworm.catalog.v1.CatalogService.DeleteAuthor:input_type -> bookworm.catalog.v1.DeleteAuthorRequest
-	34, // 62: bookworm.catalog.v1.CatalogService.CreateCategory:input_type -> bookworm.catalog.v1.CreateCategoryRequest
-	36, // 63: bookworm.catalog.v1.CatalogService.GetCategory:input_type -> bookworm.catalog.v1.GetCategoryRequest
-	38, // 64: bookworm.catalog.v1.CatalogService.ListCategories:input_type -> bookworm.catalog.v1.ListCategoriesRequest
-	40, // 65: bookworm.catalog.v1.CatalogService.UpdateCategory:input_type -> bookworm.catalog.v1.UpdateCategoryRequest
-	42, // 66: bookworm.catalog.v1.CatalogService.DeleteCategory:input_type -> bookworm.catalog.v1.DeleteCategoryRequest
-	46, // 67: bookworm.catalog.v1.CatalogService.CreatePublisher:input_type -> bookworm.catalog.v1.CreatePublisherRequest
-	48, // 68: bookworm.catalog.v1.CatalogService.GetPublisher:input_type -> bookworm.catalog.v1.GetPublisherRequest
-	50, // 69: bookworm.catalog.v1.CatalogService.ListPublishers:input_type -> bookworm.catalog.v1.ListPublishersRequest
-	52, // 70: bookworm.catalog.v1.CatalogService.UpdatePublisher:input_type -> bookworm.catalog.v1.UpdatePublisherRequest
-	54, // 71: bookworm.catalog.v1.CatalogService.DeletePublisher:input_type -> bookworm.catalog.v1.DeletePublisherRequest
-	5,  // 72: bookworm.catalog.v1.CatalogService.CreateBook:output_type -> bookworm.catalog.v1.CreateBookResponse
-	7,  // 73: bookworm.catalog.v1.CatalogService.GetBook:output_type -> bookworm.catalog.v1.GetBookResponse
-	9,  // 74: bookworm.catalog.v1.CatalogService.BatchGetBooks:output_type -> bookworm.catalog.v1.BatchGetBooksResponse
-	12, // 75: bookworm.catalog.v1.CatalogService.ListBooks:output_type -> bookworm.catalog.v1.ListBooksResponse
-	15, // 76: bookworm.catalog.v1.CatalogService.SearchBooks:output_type -> bookworm.catalog.v1.SearchBooksResponse
-	17, // 77: bookworm.catalog.v1.CatalogService.UpdateBook:output_type -> bookworm.catalog.v1.UpdateBookResponse
-	19, // 78: bookworm.catalog.v1.CatalogService.DeleteBook:output_type -> bookworm.catalog.v1.DeleteBookResponse
-	23, // 79: bookworm.catalog.v1.CatalogService.CreateAuthor:output_type -> bookworm.catalog.v1.CreateAuthorResponse
-	25, // 80: bookworm.catalog.v1.CatalogService.GetAuthor:output_type -> bookworm.catalog.v1.GetAuthorResponse
-	27, // 81: bookworm.catalog.v1.CatalogService.ListAuthors:output_type -> bookworm.catalog.v1.ListAuthorsResponse
-	29, // 82: bookworm.catalog.v1.CatalogService.UpdateAuthor:output_type -> bookworm.catalog.v1.UpdateAuthorResponse
-	31, // 83: bookworm.catalog.v1.CatalogService.DeleteAuthor:output_type -> bookworm.catalog.v1.DeleteAuthorResponse
-	35, // 84: bookworm.catalog.v1.CatalogService.CreateCategory:output_type -> bookworm.catalog.v1.CreateCategoryResponse
-	37, // 85: bookworm.catalog.v1.CatalogService.GetCategory:output_type -> bookworm.catalog.v1.GetCategoryResponse
-	39, // 86: bookworm.catalog.v1.CatalogService.ListCategories:output_type -> bookworm.catalog.v1.ListCategoriesResponse
-	41, // 87: bookworm.catalog.v1.CatalogService.UpdateCategory:output_type -> bookworm.catalog.v1.UpdateCategoryResponse
-	43, // 88: bookworm.catalog.v1.CatalogService.DeleteCategory:output_type -> bookworm.catalog.v1.DeleteCategoryResponse
-	47, // 89: bookworm.catalog.v1.CatalogService.CreatePublisher:output_type -> bookworm.catalog.v1.CreatePublisherResponse
-	49, // 90: bookworm.catalog.v1.CatalogService.GetPublisher:output_type -> bookworm.catalog.v1.GetPublisherResponse
-	51, // 91: bookworm.catalog.v1.CatalogService.ListPublishers:output_type -> bookworm.catalog.v1.ListPublishersResponse
-	53, // 92: bookworm.catalog.v1.CatalogService.UpdatePublisher:output_type -> bookworm.catalog.v1.UpdatePublisherResponse
-	55, // 93: bookworm.catalog.v1.CatalogService.DeletePublisher:output_type -> bookworm.catalog.v1.DeletePublisherResponse
-	72, // [72:94] is the sub-list for method output_type
-	50, // [50:72] is the sub-list for method input_type
-	50, // [50:50] is the sub-list for extension type_name
-	50, // [50:50] is the sub-list for extension extendee
-	0,  // [0:50] is the sub-list for field type_name
+	60, // 3: bookworm.catalog.v1.Book.create_time:type_name -> google.protobuf.Timestamp
+	60, // 4: bookworm.catalog.v1.Book.update_time:type_name -> google.protobuf.Timestamp
+	59, // 5: bookworm.catalog.v1.Book.effective_price:type_name -> bookworm.type.v1.Money
+	59, // 6: bookworm.catalog.v1.BookInput.price:type_name -> bookworm.type.v1.Money
+	59, // 7: bookworm.catalog.v1.BookInput.sale_price:type_name -> bookworm.type.v1.Money
+	4,  // 8: bookworm.catalog.v1.CreateBookRequest.book:type_name -> bookworm.catalog.v1.BookInput
+	3,  // 9: bookworm.catalog.v1.CreateBookResponse.book:type_name -> bookworm.catalog.v1.Book
+	3,  // 10: bookworm.catalog.v1.ListSimilarBooksResponse.books:type_name -> bookworm.catalog.v1.Book
+	3,  // 11: bookworm.catalog.v1.GetBookResponse.book:type_name -> bookworm.catalog.v1.Book
+	3,  // 12: bookworm.catalog.v1.BatchGetBooksResponse.books:type_name -> bookworm.catalog.v1.Book
+	59, // 13: bookworm.catalog.v1.BookFilter.min_price:type_name -> bookworm.type.v1.Money
+	59, // 14: bookworm.catalog.v1.BookFilter.max_price:type_name -> bookworm.type.v1.Money
+	13, // 15: bookworm.catalog.v1.ListBooksRequest.filter:type_name -> bookworm.catalog.v1.BookFilter
+	1,  // 16: bookworm.catalog.v1.ListBooksRequest.order_by:type_name -> bookworm.catalog.v1.BookOrderField
+	3,  // 17: bookworm.catalog.v1.ListBooksResponse.books:type_name -> bookworm.catalog.v1.Book
+	13, // 18: bookworm.catalog.v1.SearchBooksRequest.filter:type_name -> bookworm.catalog.v1.BookFilter
+	2,  // 19: bookworm.catalog.v1.SearchBooksRequest.mode:type_name -> bookworm.catalog.v1.SearchMode
+	3,  // 20: bookworm.catalog.v1.SearchBooksResult.book:type_name -> bookworm.catalog.v1.Book
+	17, // 21: bookworm.catalog.v1.SearchBooksResponse.results:type_name -> bookworm.catalog.v1.SearchBooksResult
+	2,  // 22: bookworm.catalog.v1.SearchBooksResponse.mode:type_name -> bookworm.catalog.v1.SearchMode
+	4,  // 23: bookworm.catalog.v1.UpdateBookRequest.book:type_name -> bookworm.catalog.v1.BookInput
+	61, // 24: bookworm.catalog.v1.UpdateBookRequest.update_mask:type_name -> google.protobuf.FieldMask
+	3,  // 25: bookworm.catalog.v1.UpdateBookResponse.book:type_name -> bookworm.catalog.v1.Book
+	60, // 26: bookworm.catalog.v1.Author.create_time:type_name -> google.protobuf.Timestamp
+	60, // 27: bookworm.catalog.v1.Author.update_time:type_name -> google.protobuf.Timestamp
+	24, // 28: bookworm.catalog.v1.CreateAuthorRequest.author:type_name -> bookworm.catalog.v1.AuthorInput
+	23, // 29: bookworm.catalog.v1.CreateAuthorResponse.author:type_name -> bookworm.catalog.v1.Author
+	23, // 30: bookworm.catalog.v1.GetAuthorResponse.author:type_name -> bookworm.catalog.v1.Author
+	23, // 31: bookworm.catalog.v1.ListAuthorsResponse.authors:type_name -> bookworm.catalog.v1.Author
+	24, // 32: bookworm.catalog.v1.UpdateAuthorRequest.author:type_name -> bookworm.catalog.v1.AuthorInput
+	61, // 33: bookworm.catalog.v1.UpdateAuthorRequest.update_mask:type_name -> google.protobuf.FieldMask
+	23, // 34: bookworm.catalog.v1.UpdateAuthorResponse.author:type_name -> bookworm.catalog.v1.Author
+	60, // 35: bookworm.catalog.v1.Category.create_time:type_name -> google.protobuf.Timestamp
+	60, // 36: bookworm.catalog.v1.Category.update_time:type_name -> google.protobuf.Timestamp
+	36, // 37: bookworm.catalog.v1.CreateCategoryRequest.category:type_name -> bookworm.catalog.v1.CategoryInput
+	35, // 38: bookworm.catalog.v1.CreateCategoryResponse.category:type_name -> bookworm.catalog.v1.Category
+	35, // 39: bookworm.catalog.v1.GetCategoryResponse.category:type_name -> bookworm.catalog.v1.Category
+	35, // 40: bookworm.catalog.v1.ListCategoriesResponse.categories:type_name -> bookworm.catalog.v1.Category
+	36, // 41: bookworm.catalog.v1.UpdateCategoryRequest.category:type_name -> bookworm.catalog.v1.CategoryInput
+	61, // 42: bookworm.catalog.v1.UpdateCategoryRequest.update_mask:type_name -> google.protobuf.FieldMask
+	35, // 43: bookworm.catalog.v1.UpdateCategoryResponse.category:type_name -> bookworm.catalog.v1.Category
+	60, // 44: bookworm.catalog.v1.Publisher.create_time:type_name -> google.protobuf.Timestamp
+	60, // 45: bookworm.catalog.v1.Publisher.update_time:type_name -> google.protobuf.Timestamp
+	48, // 46: bookworm.catalog.v1.CreatePublisherRequest.publisher:type_name -> bookworm.catalog.v1.PublisherInput
+	47, // 47: bookworm.catalog.v1.CreatePublisherResponse.publisher:type_name -> bookworm.catalog.v1.Publisher
+	47, // 48: bookworm.catalog.v1.GetPublisherResponse.publisher:type_name -> bookworm.catalog.v1.Publisher
+	47, // 49: bookworm.catalog.v1.ListPublishersResponse.publishers:type_name -> bookworm.catalog.v1.Publisher
+	48, // 50: bookworm.catalog.v1.UpdatePublisherRequest.publisher:type_name -> bookworm.catalog.v1.PublisherInput
+	61, // 51: bookworm.catalog.v1.UpdatePublisherRequest.update_mask:type_name -> google.protobuf.FieldMask
+	47, // 52: bookworm.catalog.v1.UpdatePublisherResponse.publisher:type_name -> bookworm.catalog.v1.Publisher
+	5,  // 53: bookworm.catalog.v1.CatalogService.CreateBook:input_type -> bookworm.catalog.v1.CreateBookRequest
+	7,  // 54: bookworm.catalog.v1.CatalogService.GetBook:input_type -> bookworm.catalog.v1.GetBookRequest
+	11, // 55: bookworm.catalog.v1.CatalogService.BatchGetBooks:input_type -> bookworm.catalog.v1.BatchGetBooksRequest
+	14, // 56: bookworm.catalog.v1.CatalogService.ListBooks:input_type -> bookworm.catalog.v1.ListBooksRequest
+	16, // 57: bookworm.catalog.v1.CatalogService.SearchBooks:input_type -> bookworm.catalog.v1.SearchBooksRequest
+	8,  // 58: bookworm.catalog.v1.CatalogService.ListSimilarBooks:input_type -> bookworm.catalog.v1.ListSimilarBooksRequest
+	19, // 59: bookworm.catalog.v1.CatalogService.UpdateBook:input_type -> bookworm.catalog.v1.UpdateBookRequest
+	21, // 60: bookworm.catalog.v1.CatalogService.DeleteBook:input_type -> bookworm.catalog.v1.DeleteBookRequest
+	25, // 61: bookworm.catalog.v1.CatalogService.CreateAuthor:input_type -> bookworm.catalog.v1.CreateAuthorRequest
+	27, // 62: bookworm.catalog.v1.CatalogService.GetAuthor:input_type -> bookworm.catalog.v1.GetAuthorRequest
+	29, // 63: bookworm.catalog.v1.CatalogService.ListAuthors:input_type -> bookworm.catalog.v1.ListAuthorsRequest
+	31, // 64: bookworm.catalog.v1.CatalogService.UpdateAuthor:input_type -> bookworm.catalog.v1.UpdateAuthorRequest
+	33, // 65: bookworm.catalog.v1.CatalogService.DeleteAuthor:input_type -> bookworm.catalog.v1.DeleteAuthorRequest
+	37, // 66: bookworm.catalog.v1.CatalogService.CreateCategory:input_type -> bookworm.catalog.v1.CreateCategoryRequest
+	39, // 67: bookworm.catalog.v1.CatalogService.GetCategory:input_type -> bookworm.catalog.v1.GetCategoryRequest
+	41, // 68: bookworm.catalog.v1.CatalogService.ListCategories:input_type -> bookworm.catalog.v1.ListCategoriesRequest
+	43, // 69: bookworm.catalog.v1.CatalogService.UpdateCategory:input_type -> bookworm.catalog.v1.UpdateCategoryRequest
+	45, // 70: bookworm.catalog.v1.CatalogService.DeleteCategory:input_type -> bookworm.catalog.v1.DeleteCategoryRequest
+	49, // 71: bookworm.catalog.v1.CatalogService.CreatePublisher:input_type -> bookworm.catalog.v1.CreatePublisherRequest
+	51, // 72: bookworm.catalog.v1.CatalogService.GetPublisher:input_type -> bookworm.catalog.v1.GetPublisherRequest
+	53, // 73: bookworm.catalog.v1.CatalogService.ListPublishers:input_type -> bookworm.catalog.v1.ListPublishersRequest
+	55, // 74: bookworm.catalog.v1.CatalogService.UpdatePublisher:input_type -> bookworm.catalog.v1.UpdatePublisherRequest
+	57, // 75: bookworm.catalog.v1.CatalogService.DeletePublisher:input_type -> bookworm.catalog.v1.DeletePublisherRequest
+	6,  // 76: bookworm.catalog.v1.CatalogService.CreateBook:output_type -> bookworm.catalog.v1.CreateBookResponse
+	10, // 77: bookworm.catalog.v1.CatalogService.GetBook:output_type -> bookworm.catalog.v1.GetBookResponse
+	12, // 78: bookworm.catalog.v1.CatalogService.BatchGetBooks:output_type -> bookworm.catalog.v1.BatchGetBooksResponse
+	15, // 79: bookworm.catalog.v1.CatalogService.ListBooks:output_type -> bookworm.catalog.v1.ListBooksResponse
+	18, // 80: bookworm.catalog.v1.CatalogService.SearchBooks:output_type -> bookworm.catalog.v1.SearchBooksResponse
+	9,  // 81: bookworm.catalog.v1.CatalogService.ListSimilarBooks:output_type -> bookworm.catalog.v1.ListSimilarBooksResponse
+	20, // 82: bookworm.catalog.v1.CatalogService.UpdateBook:output_type -> bookworm.catalog.v1.UpdateBookResponse
+	22, // 83: bookworm.catalog.v1.CatalogService.DeleteBook:output_type -> bookworm.catalog.v1.DeleteBookResponse
+	26, // 84: bookworm.catalog.v1.CatalogService.CreateAuthor:output_type -> bookworm.catalog.v1.CreateAuthorResponse
+	28, // 85: bookworm.catalog.v1.CatalogService.GetAuthor:output_type -> bookworm.catalog.v1.GetAuthorResponse
+	30, // 86: bookworm.catalog.v1.CatalogService.ListAuthors:output_type -> bookworm.catalog.v1.ListAuthorsResponse
+	32, // 87: bookworm.catalog.v1.CatalogService.UpdateAuthor:output_type -> bookworm.catalog.v1.UpdateAuthorResponse
+	34, // 88: bookworm.catalog.v1.CatalogService.DeleteAuthor:output_type -> bookworm.catalog.v1.DeleteAuthorResponse
+	38, // 89: bookworm.catalog.v1.CatalogService.CreateCategory:output_type -> bookworm.catalog.v1.CreateCategoryResponse
+	40, // 90: bookworm.catalog.v1.CatalogService.GetCategory:output_type -> bookworm.catalog.v1.GetCategoryResponse
+	42, // 91: bookworm.catalog.v1.CatalogService.ListCategories:output_type -> bookworm.catalog.v1.ListCategoriesResponse
+	44, // 92: bookworm.catalog.v1.CatalogService.UpdateCategory:output_type -> bookworm.catalog.v1.UpdateCategoryResponse
+	46, // 93: bookworm.catalog.v1.CatalogService.DeleteCategory:output_type -> bookworm.catalog.v1.DeleteCategoryResponse
+	50, // 94: bookworm.catalog.v1.CatalogService.CreatePublisher:output_type -> bookworm.catalog.v1.CreatePublisherResponse
+	52, // 95: bookworm.catalog.v1.CatalogService.GetPublisher:output_type -> bookworm.catalog.v1.GetPublisherResponse
+	54, // 96: bookworm.catalog.v1.CatalogService.ListPublishers:output_type -> bookworm.catalog.v1.ListPublishersResponse
+	56, // 97: bookworm.catalog.v1.CatalogService.UpdatePublisher:output_type -> bookworm.catalog.v1.UpdatePublisherResponse
+	58, // 98: bookworm.catalog.v1.CatalogService.DeletePublisher:output_type -> bookworm.catalog.v1.DeletePublisherResponse
+	76, // [76:99] is the sub-list for method output_type
+	53, // [53:76] is the sub-list for method input_type
+	53, // [53:53] is the sub-list for extension type_name
+	53, // [53:53] is the sub-list for extension extendee
+	0,  // [0:53] is the sub-list for field type_name
 }
 
 func init() { file_bookworm_catalog_v1_catalog_proto_init() }
@@ -3772,8 +4020,8 @@ func file_bookworm_catalog_v1_catalog_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookworm_catalog_v1_catalog_proto_rawDesc), len(file_bookworm_catalog_v1_catalog_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   54,
+			NumEnums:      3,
+			NumMessages:   56,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

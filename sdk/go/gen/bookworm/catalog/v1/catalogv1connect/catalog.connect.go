@@ -47,6 +47,9 @@ const (
 	// CatalogServiceSearchBooksProcedure is the fully-qualified name of the CatalogService's
 	// SearchBooks RPC.
 	CatalogServiceSearchBooksProcedure = "/bookworm.catalog.v1.CatalogService/SearchBooks"
+	// CatalogServiceListSimilarBooksProcedure is the fully-qualified name of the CatalogService's
+	// ListSimilarBooks RPC.
+	CatalogServiceListSimilarBooksProcedure = "/bookworm.catalog.v1.CatalogService/ListSimilarBooks"
 	// CatalogServiceUpdateBookProcedure is the fully-qualified name of the CatalogService's UpdateBook
 	// RPC.
 	CatalogServiceUpdateBookProcedure = "/bookworm.catalog.v1.CatalogService/UpdateBook"
@@ -114,6 +117,11 @@ type CatalogServiceClient interface {
 	// SearchBooks finds books by words of their title, authors, category,
 	// publisher and description, most relevant first, tolerating typos.
 	SearchBooks(context.Context, *connect.Request[v1.SearchBooksRequest]) (*connect.Response[v1.SearchBooksResponse], error)
+	// ListSimilarBooks returns the books nearest a book by meaning (its
+	// embedding's neighbours), the book itself and deleted books left out;
+	// without embeddings, books of the same authors or category, marked as
+	// such.
+	ListSimilarBooks(context.Context, *connect.Request[v1.ListSimilarBooksRequest]) (*connect.Response[v1.ListSimilarBooksResponse], error)
 	// UpdateBook changes the fields named in the update mask.
 	UpdateBook(context.Context, *connect.Request[v1.UpdateBookRequest]) (*connect.Response[v1.UpdateBookResponse], error)
 	// DeleteBook removes a book from lists and search. It stays readable by id.
@@ -192,6 +200,13 @@ func NewCatalogServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			httpClient,
 			baseURL+CatalogServiceSearchBooksProcedure,
 			connect.WithSchema(catalogServiceMethods.ByName("SearchBooks")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		listSimilarBooks: connect.NewClient[v1.ListSimilarBooksRequest, v1.ListSimilarBooksResponse](
+			httpClient,
+			baseURL+CatalogServiceListSimilarBooksProcedure,
+			connect.WithSchema(catalogServiceMethods.ByName("ListSimilarBooks")),
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
@@ -308,28 +323,29 @@ func NewCatalogServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 
 // catalogServiceClient implements CatalogServiceClient.
 type catalogServiceClient struct {
-	createBook      *connect.Client[v1.CreateBookRequest, v1.CreateBookResponse]
-	getBook         *connect.Client[v1.GetBookRequest, v1.GetBookResponse]
-	batchGetBooks   *connect.Client[v1.BatchGetBooksRequest, v1.BatchGetBooksResponse]
-	listBooks       *connect.Client[v1.ListBooksRequest, v1.ListBooksResponse]
-	searchBooks     *connect.Client[v1.SearchBooksRequest, v1.SearchBooksResponse]
-	updateBook      *connect.Client[v1.UpdateBookRequest, v1.UpdateBookResponse]
-	deleteBook      *connect.Client[v1.DeleteBookRequest, v1.DeleteBookResponse]
-	createAuthor    *connect.Client[v1.CreateAuthorRequest, v1.CreateAuthorResponse]
-	getAuthor       *connect.Client[v1.GetAuthorRequest, v1.GetAuthorResponse]
-	listAuthors     *connect.Client[v1.ListAuthorsRequest, v1.ListAuthorsResponse]
-	updateAuthor    *connect.Client[v1.UpdateAuthorRequest, v1.UpdateAuthorResponse]
-	deleteAuthor    *connect.Client[v1.DeleteAuthorRequest, v1.DeleteAuthorResponse]
-	createCategory  *connect.Client[v1.CreateCategoryRequest, v1.CreateCategoryResponse]
-	getCategory     *connect.Client[v1.GetCategoryRequest, v1.GetCategoryResponse]
-	listCategories  *connect.Client[v1.ListCategoriesRequest, v1.ListCategoriesResponse]
-	updateCategory  *connect.Client[v1.UpdateCategoryRequest, v1.UpdateCategoryResponse]
-	deleteCategory  *connect.Client[v1.DeleteCategoryRequest, v1.DeleteCategoryResponse]
-	createPublisher *connect.Client[v1.CreatePublisherRequest, v1.CreatePublisherResponse]
-	getPublisher    *connect.Client[v1.GetPublisherRequest, v1.GetPublisherResponse]
-	listPublishers  *connect.Client[v1.ListPublishersRequest, v1.ListPublishersResponse]
-	updatePublisher *connect.Client[v1.UpdatePublisherRequest, v1.UpdatePublisherResponse]
-	deletePublisher *connect.Client[v1.DeletePublisherRequest, v1.DeletePublisherResponse]
+	createBook       *connect.Client[v1.CreateBookRequest, v1.CreateBookResponse]
+	getBook          *connect.Client[v1.GetBookRequest, v1.GetBookResponse]
+	batchGetBooks    *connect.Client[v1.BatchGetBooksRequest, v1.BatchGetBooksResponse]
+	listBooks        *connect.Client[v1.ListBooksRequest, v1.ListBooksResponse]
+	searchBooks      *connect.Client[v1.SearchBooksRequest, v1.SearchBooksResponse]
+	listSimilarBooks *connect.Client[v1.ListSimilarBooksRequest, v1.ListSimilarBooksResponse]
+	updateBook       *connect.Client[v1.UpdateBookRequest, v1.UpdateBookResponse]
+	deleteBook       *connect.Client[v1.DeleteBookRequest, v1.DeleteBookResponse]
+	createAuthor     *connect.Client[v1.CreateAuthorRequest, v1.CreateAuthorResponse]
+	getAuthor        *connect.Client[v1.GetAuthorRequest, v1.GetAuthorResponse]
+	listAuthors      *connect.Client[v1.ListAuthorsRequest, v1.ListAuthorsResponse]
+	updateAuthor     *connect.Client[v1.UpdateAuthorRequest, v1.UpdateAuthorResponse]
+	deleteAuthor     *connect.Client[v1.DeleteAuthorRequest, v1.DeleteAuthorResponse]
+	createCategory   *connect.Client[v1.CreateCategoryRequest, v1.CreateCategoryResponse]
+	getCategory      *connect.Client[v1.GetCategoryRequest, v1.GetCategoryResponse]
+	listCategories   *connect.Client[v1.ListCategoriesRequest, v1.ListCategoriesResponse]
+	updateCategory   *connect.Client[v1.UpdateCategoryRequest, v1.UpdateCategoryResponse]
+	deleteCategory   *connect.Client[v1.DeleteCategoryRequest, v1.DeleteCategoryResponse]
+	createPublisher  *connect.Client[v1.CreatePublisherRequest, v1.CreatePublisherResponse]
+	getPublisher     *connect.Client[v1.GetPublisherRequest, v1.GetPublisherResponse]
+	listPublishers   *connect.Client[v1.ListPublishersRequest, v1.ListPublishersResponse]
+	updatePublisher  *connect.Client[v1.UpdatePublisherRequest, v1.UpdatePublisherResponse]
+	deletePublisher  *connect.Client[v1.DeletePublisherRequest, v1.DeletePublisherResponse]
 }
 
 // CreateBook calls bookworm.catalog.v1.CatalogService.CreateBook.
@@ -355,6 +371,11 @@ func (c *catalogServiceClient) ListBooks(ctx context.Context, req *connect.Reque
 // SearchBooks calls bookworm.catalog.v1.CatalogService.SearchBooks.
 func (c *catalogServiceClient) SearchBooks(ctx context.Context, req *connect.Request[v1.SearchBooksRequest]) (*connect.Response[v1.SearchBooksResponse], error) {
 	return c.searchBooks.CallUnary(ctx, req)
+}
+
+// ListSimilarBooks calls bookworm.catalog.v1.CatalogService.ListSimilarBooks.
+func (c *catalogServiceClient) ListSimilarBooks(ctx context.Context, req *connect.Request[v1.ListSimilarBooksRequest]) (*connect.Response[v1.ListSimilarBooksResponse], error) {
+	return c.listSimilarBooks.CallUnary(ctx, req)
 }
 
 // UpdateBook calls bookworm.catalog.v1.CatalogService.UpdateBook.
@@ -456,6 +477,11 @@ type CatalogServiceHandler interface {
 	// SearchBooks finds books by words of their title, authors, category,
 	// publisher and description, most relevant first, tolerating typos.
 	SearchBooks(context.Context, *connect.Request[v1.SearchBooksRequest]) (*connect.Response[v1.SearchBooksResponse], error)
+	// ListSimilarBooks returns the books nearest a book by meaning (its
+	// embedding's neighbours), the book itself and deleted books left out;
+	// without embeddings, books of the same authors or category, marked as
+	// such.
+	ListSimilarBooks(context.Context, *connect.Request[v1.ListSimilarBooksRequest]) (*connect.Response[v1.ListSimilarBooksResponse], error)
 	// UpdateBook changes the fields named in the update mask.
 	UpdateBook(context.Context, *connect.Request[v1.UpdateBookRequest]) (*connect.Response[v1.UpdateBookResponse], error)
 	// DeleteBook removes a book from lists and search. It stays readable by id.
@@ -530,6 +556,13 @@ func NewCatalogServiceHandler(svc CatalogServiceHandler, opts ...connect.Handler
 		CatalogServiceSearchBooksProcedure,
 		svc.SearchBooks,
 		connect.WithSchema(catalogServiceMethods.ByName("SearchBooks")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	catalogServiceListSimilarBooksHandler := connect.NewUnaryHandler(
+		CatalogServiceListSimilarBooksProcedure,
+		svc.ListSimilarBooks,
+		connect.WithSchema(catalogServiceMethods.ByName("ListSimilarBooks")),
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
@@ -653,6 +686,8 @@ func NewCatalogServiceHandler(svc CatalogServiceHandler, opts ...connect.Handler
 			catalogServiceListBooksHandler.ServeHTTP(w, r)
 		case CatalogServiceSearchBooksProcedure:
 			catalogServiceSearchBooksHandler.ServeHTTP(w, r)
+		case CatalogServiceListSimilarBooksProcedure:
+			catalogServiceListSimilarBooksHandler.ServeHTTP(w, r)
 		case CatalogServiceUpdateBookProcedure:
 			catalogServiceUpdateBookHandler.ServeHTTP(w, r)
 		case CatalogServiceDeleteBookProcedure:
@@ -714,6 +749,10 @@ func (UnimplementedCatalogServiceHandler) ListBooks(context.Context, *connect.Re
 
 func (UnimplementedCatalogServiceHandler) SearchBooks(context.Context, *connect.Request[v1.SearchBooksRequest]) (*connect.Response[v1.SearchBooksResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookworm.catalog.v1.CatalogService.SearchBooks is not implemented"))
+}
+
+func (UnimplementedCatalogServiceHandler) ListSimilarBooks(context.Context, *connect.Request[v1.ListSimilarBooksRequest]) (*connect.Response[v1.ListSimilarBooksResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookworm.catalog.v1.CatalogService.ListSimilarBooks is not implemented"))
 }
 
 func (UnimplementedCatalogServiceHandler) UpdateBook(context.Context, *connect.Request[v1.UpdateBookRequest]) (*connect.Response[v1.UpdateBookResponse], error) {

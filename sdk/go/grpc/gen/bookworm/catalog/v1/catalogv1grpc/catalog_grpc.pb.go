@@ -24,28 +24,29 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	CatalogService_CreateBook_FullMethodName      = "/bookworm.catalog.v1.CatalogService/CreateBook"
-	CatalogService_GetBook_FullMethodName         = "/bookworm.catalog.v1.CatalogService/GetBook"
-	CatalogService_BatchGetBooks_FullMethodName   = "/bookworm.catalog.v1.CatalogService/BatchGetBooks"
-	CatalogService_ListBooks_FullMethodName       = "/bookworm.catalog.v1.CatalogService/ListBooks"
-	CatalogService_SearchBooks_FullMethodName     = "/bookworm.catalog.v1.CatalogService/SearchBooks"
-	CatalogService_UpdateBook_FullMethodName      = "/bookworm.catalog.v1.CatalogService/UpdateBook"
-	CatalogService_DeleteBook_FullMethodName      = "/bookworm.catalog.v1.CatalogService/DeleteBook"
-	CatalogService_CreateAuthor_FullMethodName    = "/bookworm.catalog.v1.CatalogService/CreateAuthor"
-	CatalogService_GetAuthor_FullMethodName       = "/bookworm.catalog.v1.CatalogService/GetAuthor"
-	CatalogService_ListAuthors_FullMethodName     = "/bookworm.catalog.v1.CatalogService/ListAuthors"
-	CatalogService_UpdateAuthor_FullMethodName    = "/bookworm.catalog.v1.CatalogService/UpdateAuthor"
-	CatalogService_DeleteAuthor_FullMethodName    = "/bookworm.catalog.v1.CatalogService/DeleteAuthor"
-	CatalogService_CreateCategory_FullMethodName  = "/bookworm.catalog.v1.CatalogService/CreateCategory"
-	CatalogService_GetCategory_FullMethodName     = "/bookworm.catalog.v1.CatalogService/GetCategory"
-	CatalogService_ListCategories_FullMethodName  = "/bookworm.catalog.v1.CatalogService/ListCategories"
-	CatalogService_UpdateCategory_FullMethodName  = "/bookworm.catalog.v1.CatalogService/UpdateCategory"
-	CatalogService_DeleteCategory_FullMethodName  = "/bookworm.catalog.v1.CatalogService/DeleteCategory"
-	CatalogService_CreatePublisher_FullMethodName = "/bookworm.catalog.v1.CatalogService/CreatePublisher"
-	CatalogService_GetPublisher_FullMethodName    = "/bookworm.catalog.v1.CatalogService/GetPublisher"
-	CatalogService_ListPublishers_FullMethodName  = "/bookworm.catalog.v1.CatalogService/ListPublishers"
-	CatalogService_UpdatePublisher_FullMethodName = "/bookworm.catalog.v1.CatalogService/UpdatePublisher"
-	CatalogService_DeletePublisher_FullMethodName = "/bookworm.catalog.v1.CatalogService/DeletePublisher"
+	CatalogService_CreateBook_FullMethodName       = "/bookworm.catalog.v1.CatalogService/CreateBook"
+	CatalogService_GetBook_FullMethodName          = "/bookworm.catalog.v1.CatalogService/GetBook"
+	CatalogService_BatchGetBooks_FullMethodName    = "/bookworm.catalog.v1.CatalogService/BatchGetBooks"
+	CatalogService_ListBooks_FullMethodName        = "/bookworm.catalog.v1.CatalogService/ListBooks"
+	CatalogService_SearchBooks_FullMethodName      = "/bookworm.catalog.v1.CatalogService/SearchBooks"
+	CatalogService_ListSimilarBooks_FullMethodName = "/bookworm.catalog.v1.CatalogService/ListSimilarBooks"
+	CatalogService_UpdateBook_FullMethodName       = "/bookworm.catalog.v1.CatalogService/UpdateBook"
+	CatalogService_DeleteBook_FullMethodName       = "/bookworm.catalog.v1.CatalogService/DeleteBook"
+	CatalogService_CreateAuthor_FullMethodName     = "/bookworm.catalog.v1.CatalogService/CreateAuthor"
+	CatalogService_GetAuthor_FullMethodName        = "/bookworm.catalog.v1.CatalogService/GetAuthor"
+	CatalogService_ListAuthors_FullMethodName      = "/bookworm.catalog.v1.CatalogService/ListAuthors"
+	CatalogService_UpdateAuthor_FullMethodName     = "/bookworm.catalog.v1.CatalogService/UpdateAuthor"
+	CatalogService_DeleteAuthor_FullMethodName     = "/bookworm.catalog.v1.CatalogService/DeleteAuthor"
+	CatalogService_CreateCategory_FullMethodName   = "/bookworm.catalog.v1.CatalogService/CreateCategory"
+	CatalogService_GetCategory_FullMethodName      = "/bookworm.catalog.v1.CatalogService/GetCategory"
+	CatalogService_ListCategories_FullMethodName   = "/bookworm.catalog.v1.CatalogService/ListCategories"
+	CatalogService_UpdateCategory_FullMethodName   = "/bookworm.catalog.v1.CatalogService/UpdateCategory"
+	CatalogService_DeleteCategory_FullMethodName   = "/bookworm.catalog.v1.CatalogService/DeleteCategory"
+	CatalogService_CreatePublisher_FullMethodName  = "/bookworm.catalog.v1.CatalogService/CreatePublisher"
+	CatalogService_GetPublisher_FullMethodName     = "/bookworm.catalog.v1.CatalogService/GetPublisher"
+	CatalogService_ListPublishers_FullMethodName   = "/bookworm.catalog.v1.CatalogService/ListPublishers"
+	CatalogService_UpdatePublisher_FullMethodName  = "/bookworm.catalog.v1.CatalogService/UpdatePublisher"
+	CatalogService_DeletePublisher_FullMethodName  = "/bookworm.catalog.v1.CatalogService/DeletePublisher"
 )
 
 // CatalogServiceClient is the client API for CatalogService service.
@@ -68,6 +69,11 @@ type CatalogServiceClient interface {
 	// SearchBooks finds books by words of their title, authors, category,
 	// publisher and description, most relevant first, tolerating typos.
 	SearchBooks(ctx context.Context, in *catalogv1.SearchBooksRequest, opts ...grpc.CallOption) (*catalogv1.SearchBooksResponse, error)
+	// ListSimilarBooks returns the books nearest a book by meaning (its
+	// embedding's neighbours), the book itself and deleted books left out;
+	// without embeddings, books of the same authors or category, marked as
+	// such.
+	ListSimilarBooks(ctx context.Context, in *catalogv1.ListSimilarBooksRequest, opts ...grpc.CallOption) (*catalogv1.ListSimilarBooksResponse, error)
 	// UpdateBook changes the fields named in the update mask.
 	UpdateBook(ctx context.Context, in *catalogv1.UpdateBookRequest, opts ...grpc.CallOption) (*catalogv1.UpdateBookResponse, error)
 	// DeleteBook removes a book from lists and search. It stays readable by id.
@@ -156,6 +162,16 @@ func (c *catalogServiceClient) SearchBooks(ctx context.Context, in *catalogv1.Se
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(catalogv1.SearchBooksResponse)
 	err := c.cc.Invoke(ctx, CatalogService_SearchBooks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *catalogServiceClient) ListSimilarBooks(ctx context.Context, in *catalogv1.ListSimilarBooksRequest, opts ...grpc.CallOption) (*catalogv1.ListSimilarBooksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(catalogv1.ListSimilarBooksResponse)
+	err := c.cc.Invoke(ctx, CatalogService_ListSimilarBooks_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -352,6 +368,11 @@ type CatalogServiceServer interface {
 	// SearchBooks finds books by words of their title, authors, category,
 	// publisher and description, most relevant first, tolerating typos.
 	SearchBooks(context.Context, *catalogv1.SearchBooksRequest) (*catalogv1.SearchBooksResponse, error)
+	// ListSimilarBooks returns the books nearest a book by meaning (its
+	// embedding's neighbours), the book itself and deleted books left out;
+	// without embeddings, books of the same authors or category, marked as
+	// such.
+	ListSimilarBooks(context.Context, *catalogv1.ListSimilarBooksRequest) (*catalogv1.ListSimilarBooksResponse, error)
 	// UpdateBook changes the fields named in the update mask.
 	UpdateBook(context.Context, *catalogv1.UpdateBookRequest) (*catalogv1.UpdateBookResponse, error)
 	// DeleteBook removes a book from lists and search. It stays readable by id.
@@ -410,6 +431,9 @@ func (UnimplementedCatalogServiceServer) ListBooks(context.Context, *catalogv1.L
 }
 func (UnimplementedCatalogServiceServer) SearchBooks(context.Context, *catalogv1.SearchBooksRequest) (*catalogv1.SearchBooksResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SearchBooks not implemented")
+}
+func (UnimplementedCatalogServiceServer) ListSimilarBooks(context.Context, *catalogv1.ListSimilarBooksRequest) (*catalogv1.ListSimilarBooksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSimilarBooks not implemented")
 }
 func (UnimplementedCatalogServiceServer) UpdateBook(context.Context, *catalogv1.UpdateBookRequest) (*catalogv1.UpdateBookResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateBook not implemented")
@@ -569,6 +593,24 @@ func _CatalogService_SearchBooks_Handler(srv interface{}, ctx context.Context, d
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(CatalogServiceServer).SearchBooks(ctx, req.(*catalogv1.SearchBooksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CatalogService_ListSimilarBooks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(catalogv1.ListSimilarBooksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CatalogServiceServer).ListSimilarBooks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CatalogService_ListSimilarBooks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CatalogServiceServer).ListSimilarBooks(ctx, req.(*catalogv1.ListSimilarBooksRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -905,6 +947,10 @@ var CatalogService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SearchBooks",
 			Handler:    _CatalogService_SearchBooks_Handler,
+		},
+		{
+			MethodName: "ListSimilarBooks",
+			Handler:    _CatalogService_ListSimilarBooks_Handler,
 		},
 		{
 			MethodName: "UpdateBook",
