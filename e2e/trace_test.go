@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -155,15 +156,18 @@ func checkReviewTrace(t *testing.T, d *tracedDeployment) otlptest.Span {
 	})
 	eventID := consumer.Attributes["cloudevents.event_id"]
 	for k, want := range map[string]string{
-		"cloudevents.event_type":     reviewCreatedType,
-		"bookworm.event.outcome":     "applied",
-		"bookworm.event.attempt":     "1",
-		"messaging.destination.name": d.prefix + ".catalog",
-		"messaging.system":           "rabbitmq",
+		"cloudevents.event_type": reviewCreatedType,
+		"bookworm.event.outcome": "applied",
+		"bookworm.event.attempt": "1",
+		"messaging.system":       "rabbitmq",
 	} {
 		if got := consumer.Attributes[k]; got != want {
 			t.Errorf("consumer span %s = %q, want %q", k, got, want)
 		}
+	}
+	// The catalog's queue: <prefix>.<deployment>.catalog.
+	if q := consumer.Attributes["messaging.destination.name"]; !queueOfDeployment.MatchString(strings.TrimPrefix(q, d.prefix)) {
+		t.Errorf("consumer span messaging.destination.name = %q, want %s.<deployment>.catalog", q, d.prefix)
 	}
 	// The consumer's SQL comes in the same export as its span or soon
 	// after: wait for its COMMIT.
@@ -224,6 +228,10 @@ func checkReviewTrace(t *testing.T, d *tracedDeployment) otlptest.Span {
 	return consumer
 }
 
+// queueOfDeployment matches what follows the prefix in a context's queue
+// name: the deployment's 12 hex digits and the catalog context.
+var queueOfDeployment = regexp.MustCompile(`^\.[0-9a-f]{12}\.catalog$`)
+
 // TestReviewTrace: one CreateReview yields one trace holding the RPC span,
 // its SQL, the catalog consumer's span and its SQL, with a link from the
 // relay's publish span; a redelivered copy of the event shows as a second
@@ -233,6 +241,9 @@ func TestReviewTrace(t *testing.T) {
 	d := startTracedDeployment(t, "trace", false)
 	consumer := checkReviewTrace(t, d)
 	eventID := consumer.Attributes["cloudevents.event_id"]
+	// The copies come from this deployment (another's would be dropped
+	// unread, before any span of a handler).
+	source := consumer.Attributes["cloudevents.event_source"]
 
 	conn, err := amqp.Dial(mq.URL)
 	if err != nil {
@@ -245,7 +256,7 @@ func TestReviewTrace(t *testing.T) {
 	}
 	publish := func(id string, headers amqp.Table, body []byte) {
 		t.Helper()
-		h := amqp.Table{"ce-specversion": "1.0", "ce-id": id, "ce-type": reviewCreatedType, "ce-source": "/bookworm/rating",
+		h := amqp.Table{"ce-specversion": "1.0", "ce-id": id, "ce-type": reviewCreatedType, "ce-source": source,
 			"ce-time": time.Now().UTC().Format(time.RFC3339Nano)}
 		for k, v := range headers {
 			if v == nil {

@@ -140,6 +140,7 @@ func (g *Guard) Handler(h Handler) Handler {
 	return func(ctx context.Context, msg Message) error {
 		if dep, _, ok := ParseSource(msg.Source); !ok || dep != g.deployment {
 			g.drop(msg)
+			MarkForeign(ctx)
 			return nil
 		}
 		err := h(ctx, msg)

@@ -30,6 +30,9 @@ const (
 	// OutcomeInterrupted: the consumer stopped at once while handling; the
 	// message stays unacknowledged and is delivered again.
 	OutcomeInterrupted Outcome = "interrupted"
+	// OutcomeForeign: another deployment published the event; it was
+	// dropped unread (Guard) and acked.
+	OutcomeForeign Outcome = "foreign"
 )
 
 // Handled describes one delivery a consumer handled, for metrics.
@@ -84,6 +87,7 @@ type Handling struct {
 	start     time.Time
 	eventTime time.Time
 	duplicate atomic.Bool
+	foreign   atomic.Bool
 }
 
 // handlingKey is the context key of the Handling of a delivery.
@@ -137,9 +141,20 @@ func MarkDuplicate(ctx context.Context) {
 	}
 }
 
-// Succeeded is the outcome of a handler that returned nil: applied, or
-// duplicate when the inbox said so.
+// MarkForeign records, in the Handling ctx carries, that the event came
+// from another deployment and was dropped unread. The Guard calls it.
+func MarkForeign(ctx context.Context) {
+	if h, ok := ctx.Value(handlingKey{}).(*Handling); ok {
+		h.foreign.Store(true)
+	}
+}
+
+// Succeeded is the outcome of a handler that returned nil: applied,
+// duplicate when the inbox said so, or foreign when the Guard dropped it.
 func (h *Handling) Succeeded() Outcome {
+	if h.foreign.Load() {
+		return OutcomeForeign
+	}
 	if h.duplicate.Load() {
 		return OutcomeDuplicate
 	}

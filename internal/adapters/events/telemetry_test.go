@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -201,5 +202,28 @@ func BenchmarkHandlingTelemetry(b *testing.B) {
 				h.End(h.Succeeded(), nil)
 			}
 		})
+	}
+}
+
+// An event another deployment published is dropped by the Guard and
+// observed as foreign, not applied: the handled metric tells them apart.
+func TestGuardMarksForeignEvents(t *testing.T) {
+	obs := &recordingObserver{}
+	tel := &Telemetry{Observer: obs}
+	g, err := NewGuard("0195f3a0-0000-7000-8000-000000000001", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	called := false
+	h := g.Handler(func(context.Context, Message) error { called = true; return nil })
+	msg := testMessage()
+	msg.Source = Source("0195f3a0-0000-7000-8000-000000000002", "rating")
+	ctx, hd := tel.StartHandling(context.Background(), "q", msg)
+	if err := h(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+	hd.End(hd.Succeeded(), nil)
+	if called || len(obs.got) != 1 || obs.got[0].Outcome != OutcomeForeign {
+		t.Errorf("handler called %v, observed %+v; want one foreign and no handler", called, obs.got)
 	}
 }
