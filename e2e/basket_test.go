@@ -29,26 +29,7 @@ var basketProtocols = []protocol{connectJSON, connectProto, connectGet, grpcProt
 // built.
 func newBasketClient(t *testing.T, o clientOptions) basketv1connect.BasketServiceClient {
 	t.Helper()
-	var opts []connect.ClientOption
-	if o.Token != "" {
-		opts = append(opts, connect.WithInterceptors(bearer(o.Token)))
-	}
-	httpClient := http1Client(t)
-	switch o.Protocol {
-	case connectJSON:
-		opts = append(opts, connect.WithProtoJSON())
-	case connectProto:
-		httpClient = h2cClient(t)
-	case connectGet:
-		opts = append(opts, connect.WithHTTPGet())
-	case grpcProto:
-		httpClient = h2cClient(t)
-		opts = append(opts, connect.WithGRPC())
-	case grpcWeb:
-		opts = append(opts, connect.WithGRPCWeb())
-	default:
-		t.Fatalf("unknown protocol %q", o.Protocol)
-	}
+	httpClient, opts := connectOptions(t, o)
 	return basketv1connect.NewBasketServiceClient(httpClient, srv.baseURL, opts...)
 }
 

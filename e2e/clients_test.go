@@ -61,26 +61,7 @@ func newCatalogClient(t *testing.T, o clientOptions) catalogv1connect.CatalogSer
 		conn := grpcConn(t)
 		return &grpcGoClient{conn: conn, token: o.Token}
 	}
-	var opts []connect.ClientOption
-	if o.Token != "" {
-		opts = append(opts, connect.WithInterceptors(bearer(o.Token)))
-	}
-	httpClient := http1Client(t)
-	switch o.Protocol {
-	case connectJSON:
-		opts = append(opts, connect.WithProtoJSON())
-	case connectProto:
-		httpClient = h2cClient(t)
-	case connectGet:
-		opts = append(opts, connect.WithHTTPGet())
-	case grpcProto:
-		httpClient = h2cClient(t)
-		opts = append(opts, connect.WithGRPC())
-	case grpcWeb:
-		opts = append(opts, connect.WithGRPCWeb())
-	default:
-		t.Fatalf("unknown protocol %q", o.Protocol)
-	}
+	httpClient, opts := connectOptions(t, o)
 	return catalogv1connect.NewCatalogServiceClient(httpClient, srv.baseURL, opts...)
 }
 

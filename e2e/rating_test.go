@@ -21,26 +21,7 @@ var ratingProtocols = []protocol{connectJSON, connectProto, connectGet, grpcProt
 // newRatingClient is the one place clients of the rating service are built.
 func newRatingClient(t *testing.T, o clientOptions) ratingv1connect.RatingServiceClient {
 	t.Helper()
-	var opts []connect.ClientOption
-	if o.Token != "" {
-		opts = append(opts, connect.WithInterceptors(bearer(o.Token)))
-	}
-	httpClient := http1Client(t)
-	switch o.Protocol {
-	case connectJSON:
-		opts = append(opts, connect.WithProtoJSON())
-	case connectProto:
-		httpClient = h2cClient(t)
-	case connectGet:
-		opts = append(opts, connect.WithHTTPGet())
-	case grpcProto:
-		httpClient = h2cClient(t)
-		opts = append(opts, connect.WithGRPC())
-	case grpcWeb:
-		opts = append(opts, connect.WithGRPCWeb())
-	default:
-		t.Fatalf("unknown protocol %q", o.Protocol)
-	}
+	httpClient, opts := connectOptions(t, o)
 	return ratingv1connect.NewRatingServiceClient(httpClient, srv.baseURL, opts...)
 }
 
