@@ -120,7 +120,8 @@ func (d *tracedDeployment) waitSpan(t *testing.T, what string, match func(otlpte
 // consumerSpan matches the catalog consumer's span of event id with outcome.
 func (d *tracedDeployment) consumerSpan(id, outcome string) func(otlptest.Span) bool {
 	return func(s otlptest.Span) bool {
-		return s.Kind == tracepb.Span_SPAN_KIND_CONSUMER && s.Name == "process "+d.prefix+".catalog" &&
+		return s.Kind == tracepb.Span_SPAN_KIND_CONSUMER && strings.HasPrefix(s.Name, "process "+d.prefix) &&
+			queueOfDeployment.MatchString(strings.TrimPrefix(s.Name, "process "+d.prefix)) &&
 			s.Attributes["cloudevents.event_id"] == id && s.Attributes["bookworm.event.outcome"] == outcome
 	}
 }
@@ -309,7 +310,7 @@ func TestReviewTrace(t *testing.T) {
 	})
 
 	samples := scrape(t, d.catalog.metricsAddr)
-	queue := d.prefix + ".catalog"
+	queue := poison.Attributes["messaging.destination.name"] // <prefix>.<deployment>.catalog
 	// The malformed message is counted under the type it claims (its
 	// routing key bound it to the queue).
 	for outcome, want := range map[string]float64{"applied": 1, "duplicate": 1, "dead-lettered": 2} {
