@@ -25,7 +25,8 @@
 //
 // Images: built from Debian packages by scripts/build-images.sh, tagged by a
 // hash of their recipe in images/ (built on first use when missing). With
-// BOOKWORM_TEST_IMAGES=official the official postgres:15 and rabbitmq:3
+// BOOKWORM_TEST_IMAGES=official the official pgvector/pgvector:pg15 (Postgres 15
+// with pgvector) and rabbitmq:3
 // images are pulled instead, for machines with a real Docker and a registry.
 //
 // Fallback: when no engine answers, the package's servers are the machine's

@@ -89,7 +89,7 @@ func startPostgres(ctx context.Context, labels map[string]string) (*PostgresServ
 	c, err := startContainer(ctx, e, spec{
 		name:     "postgres",
 		port:     "5432/tcp",
-		official: "postgres:15",
+		official: "pgvector/pgvector:pg15", // Postgres 15 with the vector extension
 		env:      map[string]string{"POSTGRES_HOST_AUTH_METHOD": "trust"},
 		cmd:      []string{"postgres", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=300"},
 		// The official image's entrypoint runs a temporary server first.
