@@ -526,7 +526,11 @@ func TestBasketClearedWhenOrderConfirmed(t *testing.T) {
 		t.Helper()
 		err := pgx.BeginFunc(t.Context(), pool, func(tx pgx.Tx) error {
 			if err := outbox.Enqueue(t.Context(), tx, "ordering", &orderingv1.OrderConfirmed{
-				OrderId: order, Version: 4, UserId: s.aliceID, Total: eur(100)}); err != nil {
+				// Buyer details as the ordering context sends them, so the
+				// notification context (which consumes it too) has what
+				// an email needs instead of retrying into its dead letters.
+				OrderId: order, Version: 4, UserId: s.aliceID, Total: eur(100),
+				BuyerEmail: "alice.basket@example.com", BuyerName: "Alice Basket"}); err != nil {
 				return err
 			}
 			return tx.QueryRow(t.Context(), `SELECT event_id::text FROM events.outbox WHERE type = $1 ORDER BY seq DESC LIMIT 1`,
