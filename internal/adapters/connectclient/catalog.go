@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -22,6 +21,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/bookworm-store/bookworm/internal/adapters/events"
 	"github.com/bookworm-store/bookworm/internal/core/failure"
 	"github.com/bookworm-store/bookworm/internal/core/rating"
 	catalogv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/catalog/v1"
@@ -194,7 +194,7 @@ func (c *catalogClient) retry(ctx context.Context, procedure string, call func(c
 		if err == nil || !retryable(connect.CodeOf(err)) || ctx.Err() != nil || attempt == c.cfg.Attempts {
 			break
 		}
-		wait := backoff(c.cfg.MinBackoff, c.cfg.MaxBackoff, attempt)
+		wait := events.Backoff(c.cfg.MinBackoff, c.cfg.MaxBackoff, attempt)
 		c.cfg.Logger.DebugContext(ctx, "catalog call failed; retrying", slog.String("procedure", procedure),
 			slog.Int("attempt", attempt), slog.Duration("wait", wait), slog.Any("error", err))
 		timer := time.NewTimer(wait)
@@ -215,17 +215,6 @@ func (c *catalogClient) retry(ctx context.Context, procedure string, call func(c
 // again soon: the catalog was unreachable, overloaded or too slow.
 func retryable(code connect.Code) bool {
 	return code == connect.CodeUnavailable || code == connect.CodeDeadlineExceeded || code == connect.CodeResourceExhausted
-}
-
-// backoff is the wait after the attempt-th failure: exponential from min,
-// capped at max, with full jitter so that many callers do not retry in
-// step.
-func backoff(minWait, maxWait time.Duration, attempt int) time.Duration {
-	d := minWait << min(attempt-1, 16)
-	if d <= 0 || d > maxWait {
-		d = maxWait
-	}
-	return d/2 + rand.N(d/2+1)
 }
 
 // codes is the table from the remote Connect codes to the core's sentinels.
