@@ -21,7 +21,9 @@ type AssistantHandler struct {
 var _ assistantv1connect.AssistantServiceHandler = (*AssistantHandler)(nil)
 
 // NewAssistantHandler returns the Connect handler of the assistant service.
-func NewAssistantHandler(svc *assistant.Service) *AssistantHandler { return &AssistantHandler{svc: svc} }
+func NewAssistantHandler(svc *assistant.Service) *AssistantHandler {
+	return &AssistantHandler{svc: svc}
+}
 
 // AssistantService is the assistant service for Options.Services.
 func AssistantService(svc *assistant.Service) Service {
