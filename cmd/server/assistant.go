@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/bookworm-store/bookworm/internal/adapters/inproc"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/assistantstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/rpc"
 	"github.com/bookworm-store/bookworm/internal/core/assistant"
@@ -61,7 +62,8 @@ func assistantConsumers(*infra) []eventConsumer { return nil }
 
 // buildAssistant: the assistant's chat over the Ollama chat model (none
 // when the AI features are off: Chat then answers that the assistant is
-// offline) and its conversations in the schema assistant.
+// offline) with the store's tools, and its conversations in the schema
+// assistant.
 func buildAssistant(_ context.Context, in *infra) (*servedContext, error) {
 	var model assistant.ChatModel
 	if in.ollama != nil {
@@ -69,11 +71,33 @@ func buildAssistant(_ context.Context, in *infra) (*servedContext, error) {
 	} else {
 		in.log.Info("assistant offline: no Ollama configured (ollama-url off)")
 	}
-	var tools assistant.Toolbox // the store's tools come with the toolbox
-	svc := assistant.NewService(assistantstore.NewConversations(in.pool), model, tools, in.cfg.Assistant.limits(),
+	svc := assistant.NewService(assistantstore.NewConversations(in.pool), model, in.assistantTools(), in.cfg.Assistant.limits(),
 		in.log.With(slog.String("context", "assistant")))
 	return &servedContext{
 		services:     []rpc.Service{rpc.AssistantService(svc)},
 		dependencies: []string{"postgres"},
 	}, nil
+}
+
+// assistantTools returns the store's tools over the contexts this process
+// serves (the assistant comes last in the registry, so they are built):
+// the catalog's and the review summaries, and the customer's orders and
+// basket when those contexts are here. Without the catalog or the rating
+// context in this process the assistant answers without tools (logged).
+//
+// TODO(integrator): once /mcp (branch mcp) is on main, this is
+// in.storeToolbox(): the one toolbox both serve.
+func (in *infra) assistantTools() assistant.Toolbox {
+	if in.catalog == nil || in.rating == nil {
+		in.log.Info("assistant without tools: the catalog and rating contexts are not served by this process")
+		return nil
+	}
+	deps := assistant.ToolboxDeps{Catalog: inproc.NewAssistantCatalog(in.catalog), Reviews: inproc.NewRatingReviewSummaries(in.rating)}
+	if in.ordering != nil {
+		deps.Orders = inproc.NewAssistantOrders(in.ordering)
+	}
+	if in.basket != nil {
+		deps.Baskets = inproc.NewAssistantBaskets(in.basket, inproc.NewBasketCatalog(in.catalog))
+	}
+	return assistant.NewToolbox(deps)
 }

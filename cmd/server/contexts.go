@@ -105,6 +105,8 @@ type infra struct {
 	// embedIndexer keeps the books' embeddings, nil without semantic search.
 	ollama       *ollama.Client
 	embedIndexer *catalog.Indexer
+	// rating is the rating use cases when this process serves them.
+	rating *rating.Service
 }
 
 // contextNames lists the registry's names, in order.
@@ -336,7 +338,8 @@ func buildRating(_ context.Context, in *infra) (*servedContext, error) {
 		books, s.close = remote, remote.Close
 		in.log.Info("rating reaches the catalog over gRPC", slog.String("catalog_url", in.cfg.CatalogURL))
 	}
-	s.services = []rpc.Service{rpc.RatingService(rating.NewService(ratingstore.NewReviews(in.pool), books, nil))}
+	in.rating = rating.NewService(ratingstore.NewReviews(in.pool), books, nil)
+	s.services = []rpc.Service{rpc.RatingService(in.rating)}
 	return s, nil
 }
 

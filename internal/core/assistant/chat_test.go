@@ -115,8 +115,8 @@ func (f *fakeToolbox) called() []toolCall {
 }
 
 var (
-	alice = identity.Principal{Subject: "alice", Roles: []string{identity.RoleUser}}
-	bob   = identity.Principal{Subject: "bob", Roles: []string{identity.RoleUser}}
+	reader   = identity.Principal{Subject: "alice", Roles: []string{identity.RoleUser}}
+	intruder = identity.Principal{Subject: "bob", Roles: []string{identity.RoleUser}}
 )
 
 func as(p identity.Principal) context.Context {
@@ -179,7 +179,7 @@ func conversationOf(t *testing.T, evs []assistant.Event) string {
 
 func TestChatToolRoundTrip(t *testing.T) {
 	h := newHarness(assistant.Limits{}, ask(`search_catalog {"query":"lighthouse"}`), say("Try ", "A History of the Lighthouse."))
-	evs, err := h.chat(as(alice), "", "Any books about lighthouses?")
+	evs, err := h.chat(as(reader), "", "Any books about lighthouses?")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +221,7 @@ func TestChatToolRoundTrip(t *testing.T) {
 	if err != nil || len(all) != 4 {
 		t.Fatalf("stored %+v, %v", all, err)
 	}
-	c, shown, err := h.svc.GetConversation(as(alice), id)
+	c, shown, err := h.svc.GetConversation(as(reader), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +230,7 @@ func TestChatToolRoundTrip(t *testing.T) {
 		t.Fatalf("conversation %+v %+v", c, shown)
 	}
 	// The next turn carries the history.
-	if _, err := h.chat(as(alice), id, "And the second one?"); err != nil {
+	if _, err := h.chat(as(reader), id, "And the second one?"); err != nil {
 		t.Fatal(err)
 	}
 	third := h.model.requests()[2].Messages
@@ -245,7 +245,7 @@ func TestChatToolCallLimit(t *testing.T) {
 			ask(`search_catalog {"query":"a"}`, `get_book {"id":"1"}`),
 			ask(`search_catalog {"query":"b"}`, `search_catalog {"query":"c"}`),
 			say("Here is what I found."))
-		evs, err := h.chat(as(alice), "", "Find everything")
+		evs, err := h.chat(as(reader), "", "Find everything")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -266,7 +266,7 @@ func TestChatToolCallLimit(t *testing.T) {
 	})
 	t.Run("a model that keeps asking is ended", func(t *testing.T) {
 		h := newHarness(assistant.Limits{ToolCalls: 2}, ask(`search_catalog {"query":"again"}`))
-		evs, err := h.chat(as(alice), "", "Loop forever")
+		evs, err := h.chat(as(reader), "", "Loop forever")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -279,7 +279,7 @@ func TestChatToolCallLimit(t *testing.T) {
 		if c := evs[len(evs)-1]; c.Kind != assistant.EventCompleted || c.Completion.Finish != assistant.FinishToolCallLimit {
 			t.Fatalf("ended with %s", describe(evs))
 		}
-		_, shown, err := h.svc.GetConversation(as(alice), conversationOf(t, evs))
+		_, shown, err := h.svc.GetConversation(as(reader), conversationOf(t, evs))
 		if err != nil || len(shown) != 2 || len(shown[1].ToolCalls) != 2 {
 			t.Fatalf("conversation %+v, %v", shown, err)
 		}
@@ -299,7 +299,7 @@ func stall(first string) step {
 
 func TestChatDeadline(t *testing.T) {
 	h := newHarness(assistant.Limits{TurnTimeout: 50 * time.Millisecond}, stall("Let me think"))
-	evs, err := h.chat(as(alice), "", "A slow question")
+	evs, err := h.chat(as(reader), "", "A slow question")
 	if err != nil {
 		t.Fatalf("a turn past its deadline must end cleanly, got %v", err)
 	}
@@ -307,7 +307,7 @@ func TestChatDeadline(t *testing.T) {
 	if got := describe(evs); got != want {
 		t.Fatalf("events\n got %s\nwant %s", got, want)
 	}
-	_, shown, err := h.svc.GetConversation(as(alice), conversationOf(t, evs))
+	_, shown, err := h.svc.GetConversation(as(reader), conversationOf(t, evs))
 	if err != nil || len(shown) != 2 || shown[1].Content != "Let me think" || !shown[1].Interrupted {
 		t.Fatalf("the cut answer is not kept as interrupted: %+v, %v", shown, err)
 	}
@@ -315,7 +315,7 @@ func TestChatDeadline(t *testing.T) {
 
 func TestChatClientGone(t *testing.T) {
 	h := newHarness(assistant.Limits{}, stall("Part of"))
-	ctx, cancel := context.WithCancel(as(alice))
+	ctx, cancel := context.WithCancel(as(reader))
 	defer cancel()
 	var id string
 	err := h.svc.Chat(ctx, assistant.ChatInput{Message: "Tell me a long story"}, func(e assistant.Event) error {
@@ -330,14 +330,14 @@ func TestChatClientGone(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Chat = %v, want context.Canceled", err)
 	}
-	_, shown, err := h.svc.GetConversation(as(alice), id)
+	_, shown, err := h.svc.GetConversation(as(reader), id)
 	if err != nil || len(shown) != 2 || shown[0].Content != "Tell me a long story" || shown[1].Content != "Part of" || !shown[1].Interrupted {
 		t.Fatalf("after a disconnect the conversation holds %+v, %v", shown, err)
 	}
 	// A stream that fails to send ends the turn the same way.
 	h = newHarness(assistant.Limits{}, say("a", "b", "c"))
 	sendErr := errors.New("stream closed")
-	err = h.svc.Chat(as(alice), assistant.ChatInput{Message: "hi"}, func(e assistant.Event) error {
+	err = h.svc.Chat(as(reader), assistant.ChatInput{Message: "hi"}, func(e assistant.Event) error {
 		if e.Kind == assistant.EventText {
 			return sendErr
 		}
@@ -350,13 +350,13 @@ func TestChatClientGone(t *testing.T) {
 
 func TestChatHistoryBound(t *testing.T) {
 	h := newHarness(assistant.Limits{HistoryMessages: 5, HistoryChars: 40}, say("ok"))
-	evs, err := h.chat(as(alice), "", strings.Repeat("x", 30))
+	evs, err := h.chat(as(reader), "", strings.Repeat("x", 30))
 	if err != nil {
 		t.Fatal(err)
 	}
 	id := conversationOf(t, evs)
 	for i := range 4 {
-		if _, err := h.chat(as(alice), id, fmt.Sprintf("question %d", i)); err != nil {
+		if _, err := h.chat(as(reader), id, fmt.Sprintf("question %d", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -375,8 +375,8 @@ func TestChatHistoryBound(t *testing.T) {
 	}
 	// The character budget alone: a long earlier message is left out.
 	h = newHarness(assistant.Limits{HistoryChars: 40}, say("ok"))
-	evs, _ = h.chat(as(alice), "", strings.Repeat("y", 50))
-	if _, err := h.chat(as(alice), conversationOf(t, evs), "short"); err != nil {
+	evs, _ = h.chat(as(reader), "", strings.Repeat("y", 50))
+	if _, err := h.chat(as(reader), conversationOf(t, evs), "short"); err != nil {
 		t.Fatal(err)
 	}
 	reqs = h.model.requests()
@@ -388,35 +388,35 @@ func TestChatHistoryBound(t *testing.T) {
 func TestChatOffline(t *testing.T) {
 	down := fmt.Errorf("%w: ollama chat: circuit open", failure.ErrUnavailable)
 	h := newHarness(assistant.Limits{}, fail(down))
-	evs, err := h.chat(as(alice), "", "Hello?")
+	evs, err := h.chat(as(reader), "", "Hello?")
 	if !errors.Is(err, failure.ErrUnavailable) || !strings.Contains(err.Error(), "assistant is offline") {
 		t.Fatalf("Chat = %v, want Unavailable saying the assistant is offline", err)
 	}
 	// The unanswered message of a new conversation leaves nothing.
 	id := conversationOf(t, evs)
-	if _, _, err := h.svc.GetConversation(as(alice), id); !errors.Is(err, failure.ErrNotFound) {
+	if _, _, err := h.svc.GetConversation(as(reader), id); !errors.Is(err, failure.ErrNotFound) {
 		t.Fatalf("the unanswered conversation is kept: %v", err)
 	}
 	// In a conversation with history, only the unanswered message goes.
 	h.model.steps = []step{say("Hi.")}
-	evs, err = h.chat(as(alice), "", "Hello")
+	evs, err = h.chat(as(reader), "", "Hello")
 	if err != nil {
 		t.Fatal(err)
 	}
 	id = conversationOf(t, evs)
 	h.model.steps = []step{fail(down)}
-	if _, err := h.chat(as(alice), id, "Still there?"); !errors.Is(err, assistant.ErrOffline) {
+	if _, err := h.chat(as(reader), id, "Still there?"); !errors.Is(err, assistant.ErrOffline) {
 		t.Fatalf("Chat = %v", err)
 	}
-	if _, shown, err := h.svc.GetConversation(as(alice), id); err != nil || len(shown) != 2 {
+	if _, shown, err := h.svc.GetConversation(as(reader), id); err != nil || len(shown) != 2 {
 		t.Fatalf("after an offline turn: %+v, %v", shown, err)
 	}
 	// No model configured at all: offline, nothing stored.
 	svc := assistant.NewService(h.store, nil, nil, assistant.Limits{}, nil)
-	if err := svc.Chat(as(bob), assistant.ChatInput{Message: "anyone?"}, func(assistant.Event) error { return nil }); !errors.Is(err, assistant.ErrOffline) {
+	if err := svc.Chat(as(intruder), assistant.ChatInput{Message: "anyone?"}, func(assistant.Event) error { return nil }); !errors.Is(err, assistant.ErrOffline) {
 		t.Fatalf("Chat without a model = %v", err)
 	}
-	if page, _ := svc.ListConversations(as(bob), 0, ""); len(page.Conversations) != 0 {
+	if page, _ := svc.ListConversations(as(intruder), 0, ""); len(page.Conversations) != 0 {
 		t.Fatalf("a conversation was stored without a model: %+v", page)
 	}
 }
@@ -424,7 +424,7 @@ func TestChatOffline(t *testing.T) {
 func TestChatToolFailure(t *testing.T) {
 	h := newHarness(assistant.Limits{}, ask(`get_book {"id":"nope"}`), say("That id is not a book."))
 	h.tools.errs = map[string]error{"get_book": failure.Invalid("id", "must be a UUID")}
-	evs, err := h.chat(as(alice), "", "Show me book nope")
+	evs, err := h.chat(as(reader), "", "Show me book nope")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -439,30 +439,30 @@ func TestChatToolFailure(t *testing.T) {
 
 func TestConversationsAreTheOwners(t *testing.T) {
 	h := newHarness(assistant.Limits{}, say("Hello, Alice."))
-	evs, err := h.chat(as(alice), "", "Hi, I am Alice")
+	evs, err := h.chat(as(reader), "", "Hi, I am Alice")
 	if err != nil {
 		t.Fatal(err)
 	}
 	id := conversationOf(t, evs)
-	if _, _, err := h.svc.GetConversation(as(bob), id); !errors.Is(err, failure.ErrNotFound) {
+	if _, _, err := h.svc.GetConversation(as(intruder), id); !errors.Is(err, failure.ErrNotFound) {
 		t.Errorf("bob reads alice's conversation: %v", err)
 	}
-	if _, err := h.chat(as(bob), id, "What did Alice say?"); !errors.Is(err, failure.ErrNotFound) {
+	if _, err := h.chat(as(intruder), id, "What did Alice say?"); !errors.Is(err, failure.ErrNotFound) {
 		t.Errorf("bob continues alice's conversation: %v", err)
 	}
-	if err := h.svc.DeleteConversation(as(bob), id); !errors.Is(err, failure.ErrNotFound) {
+	if err := h.svc.DeleteConversation(as(intruder), id); !errors.Is(err, failure.ErrNotFound) {
 		t.Errorf("bob deletes alice's conversation: %v", err)
 	}
-	if page, err := h.svc.ListConversations(as(bob), 0, ""); err != nil || len(page.Conversations) != 0 {
+	if page, err := h.svc.ListConversations(as(intruder), 0, ""); err != nil || len(page.Conversations) != 0 {
 		t.Errorf("bob lists %+v, %v", page, err)
 	}
 	if _, _, err := h.svc.GetConversation(context.Background(), id); !errors.Is(err, failure.ErrUnauthenticated) {
 		t.Errorf("anonymous: %v", err)
 	}
-	if err := h.svc.DeleteConversation(as(alice), id); err != nil {
+	if err := h.svc.DeleteConversation(as(reader), id); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := h.svc.GetConversation(as(alice), id); !errors.Is(err, failure.ErrNotFound) {
+	if _, _, err := h.svc.GetConversation(as(reader), id); !errors.Is(err, failure.ErrNotFound) {
 		t.Errorf("after delete: %v", err)
 	}
 }
@@ -479,7 +479,7 @@ func TestChatRefusesBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := h.chat(as(alice), tt.conversation, tt.msg)
+			_, err := h.chat(as(reader), tt.conversation, tt.msg)
 			var ve *failure.ValidationError
 			if !errors.As(err, &ve) || ve.Violations[0].Field != tt.field {
 				t.Fatalf("Chat = %v, want a violation of %s", err, tt.field)
@@ -490,15 +490,15 @@ func TestChatRefusesBadInput(t *testing.T) {
 		t.Fatalf("the model was asked %d times for refused input", n)
 	}
 	t.Run("a full conversation", func(t *testing.T) {
-		evs, err := h.chat(as(alice), "", "one")
+		evs, err := h.chat(as(reader), "", "one")
 		if err != nil {
 			t.Fatal(err)
 		}
 		id := conversationOf(t, evs)
-		if _, err := h.chat(as(alice), id, "two"); err != nil {
+		if _, err := h.chat(as(reader), id, "two"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := h.chat(as(alice), id, "three"); !errors.Is(err, failure.ErrFailedPrecondition) {
+		if _, err := h.chat(as(reader), id, "three"); !errors.Is(err, failure.ErrFailedPrecondition) {
 			t.Fatalf("a fifth message: %v, want FailedPrecondition", err)
 		}
 	})

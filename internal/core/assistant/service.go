@@ -127,10 +127,10 @@ func title(msg string) string {
 	return msg
 }
 
-// checkID refuses an id that is not a UUID.
-func checkID(field, v string) error {
+// checkConversationID refuses an id that is not a UUID.
+func checkConversationID(v string) error {
 	if !id.Valid(v) {
-		return failure.Invalid(field, "must be a UUID")
+		return failure.Invalid("id", "must be a UUID")
 	}
 	return nil
 }
@@ -144,7 +144,7 @@ func (s *Service) GetConversation(ctx context.Context, conversationID string) (C
 	if err != nil {
 		return Conversation{}, nil, err
 	}
-	if err := checkID("id", conversationID); err != nil {
+	if err := checkConversationID(conversationID); err != nil {
 		return Conversation{}, nil, err
 	}
 	conversationID = id.Canonical(conversationID)
@@ -225,7 +225,7 @@ func (s *Service) DeleteConversation(ctx context.Context, conversationID string)
 	if err != nil {
 		return err
 	}
-	if err := checkID("id", conversationID); err != nil {
+	if err := checkConversationID(conversationID); err != nil {
 		return err
 	}
 	conversationID = id.Canonical(conversationID)
