@@ -16,25 +16,27 @@ import (
 	"github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/catalog/v1/catalogv1connect"
 )
 
-// assistantServer is a server whose Ollama is the test double, on a
-// database and an exchange of its own.
+// assistantServer is a server whose Ollama is the test double.
 type assistantServer struct {
 	s  *server
 	ai *ollamatest.Server
 }
 
-func startAssistantServer(t *testing.T) *assistantServer {
+// startAIServer starts a server whose Ollama is the deterministic double
+// (ollamatest), on a database and an exchange of its own so that its book
+// events reach only its consumer; name names its log.
+func startAIServer(t *testing.T, name string) (*server, *ollamatest.Server) {
 	t.Helper()
 	ai, err := ollamatest.Start("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(ai.Stop)
-	name := "e2e-assistant-" + strings.ToLower(token(8))
+	prefix := "e2e-" + name + "-" + strings.ToLower(token(8))
 	env := append(issuerEnv(), "BOOKWORM_RATE_LIMIT=false",
 		"BOOKWORM_OLLAMA_URL="+ai.URL, "BOOKWORM_EMBED_MODEL=double", "BOOKWORM_CHAT_MODEL=double",
-		"BOOKWORM_AMQP_URL="+mq.URL, "BOOKWORM_AMQP_EXCHANGE="+name, "BOOKWORM_AMQP_QUEUE_PREFIX="+name)
-	s, err := startServer(t.Context(), serverBin, newDatabase(t), serverTmp+"/assistant.log", env...)
+		"BOOKWORM_AMQP_URL="+mq.URL, "BOOKWORM_AMQP_EXCHANGE="+prefix, "BOOKWORM_AMQP_QUEUE_PREFIX="+prefix)
+	s, err := startServer(t.Context(), serverBin, newDatabase(t), serverTmp+"/"+name+".log", env...)
 	if err != nil {
 		if s != nil {
 			s.stop()
@@ -44,13 +46,13 @@ func startAssistantServer(t *testing.T) *assistantServer {
 	}
 	t.Cleanup(func() {
 		if err := s.stop(); err != nil {
-			t.Errorf("assistant server: %v", err)
+			t.Errorf("%s server: %v", name, err)
 		}
 		if t.Failed() {
 			s.dumpLogs()
 		}
 	})
-	return &assistantServer{s: s, ai: ai}
+	return s, ai
 }
 
 func (a *assistantServer) client(t *testing.T, p protocol, tok string) assistantv1connect.AssistantServiceClient {
@@ -97,7 +99,8 @@ func chat(ctx context.Context, c assistantv1connect.AssistantServiceClient, conv
 // catalog, every protocol, a client leaving mid-stream, owners, input
 // limits, and Ollama going away and coming back.
 func TestAssistant(t *testing.T) {
-	a := startAssistantServer(t)
+	s, ai := startAIServer(t, "assistant")
+	a := &assistantServer{s: s, ai: ai}
 	noServerErrorsAfter(t, a.s)
 	alice, bob := userToken(t, "assistant-alice-"+token(6)), userToken(t, "assistant-bob-"+token(6))
 	catalog := catalogv1connect.NewCatalogServiceClient(http1Client(t), a.s.baseURL, connect.WithInterceptors(bearer(adminToken)))
