@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"strings"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
 
-	"github.com/bookworm-store/bookworm/internal/adapters/ollama/ollamatest"
 	catalogv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/catalog/v1"
 	"github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/catalog/v1/catalogv1connect"
 )
