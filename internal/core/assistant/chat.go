@@ -200,6 +200,12 @@ func (t *turn) run(ctx context.Context) error {
 		})
 		t.completion.PromptTokens += res.PromptTokens
 		t.completion.AnswerTokens += res.AnswerTokens
+		if err == nil && tctx.Err() != nil {
+			// The answer came back whole while the client left or the
+			// deadline passed (a model that ends its stream when its caller
+			// goes): it was cut all the same.
+			err = tctx.Err()
+		}
 		if err != nil {
 			return t.end(ctx, tctx, err)
 		}

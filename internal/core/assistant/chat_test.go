@@ -334,6 +334,29 @@ func TestChatClientGone(t *testing.T) {
 	if err != nil || len(shown) != 2 || shown[0].Content != "Tell me a long story" || shown[1].Content != "Part of" || !shown[1].Interrupted {
 		t.Fatalf("after a disconnect the conversation holds %+v, %v", shown, err)
 	}
+	// A model that ends its stream cleanly when its caller goes: the
+	// answer is still cut.
+	h = newHarness(assistant.Limits{}, func(ctx context.Context, _ assistant.ChatRequest, onChunk func(assistant.ChatChunk) error) (assistant.ChatResult, error) {
+		_ = onChunk(assistant.ChatChunk{Content: "Once"})
+		<-ctx.Done()
+		return assistant.ChatResult{Message: assistant.Message{Role: assistant.RoleAssistant, Content: "Once"}}, nil
+	})
+	ctx, cancel = context.WithCancel(as(reader))
+	err = h.svc.Chat(ctx, assistant.ChatInput{Message: "A story"}, func(e assistant.Event) error {
+		if e.Kind == assistant.EventStarted {
+			id = e.ConversationID
+		}
+		if e.Kind == assistant.EventText {
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Chat = %v, want context.Canceled", err)
+	}
+	if _, shown, err := h.svc.GetConversation(as(reader), id); err != nil || len(shown) != 2 || !shown[1].Interrupted {
+		t.Fatalf("an answer cut by a clean end of stream: %+v, %v", shown, err)
+	}
 	// A stream that fails to send ends the turn the same way.
 	h = newHarness(assistant.Limits{}, say("a", "b", "c"))
 	sendErr := errors.New("stream closed")
