@@ -166,7 +166,7 @@ func (h *Hold) Release() { h.once.Do(func() { close(h.released) }) }
 // Intent is a PaymentIntent as the double keeps it.
 type Intent struct {
 	ID, Status, Currency, PaymentMethod, CaptureMethod, ClientSecret string
-	Amount, AmountReceived, AmountCapturable, AmountRefunded        int64
+	Amount, AmountReceived, AmountCapturable, AmountRefunded         int64
 	Metadata                                                         map[string]string
 	// CreateKey is the Idempotency-Key it was created with.
 	CreateKey string
