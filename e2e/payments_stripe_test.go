@@ -199,6 +199,36 @@ func (sh *stripeShop) stock(t *testing.T, bookID string, loaded int64) (availabl
 	return available, reserved, sold
 }
 
+// sampleStock checks the book's copies add up every 20 ms, in the
+// background (across kills: the pool is the test's), until the returned
+// stop, which reports how many samples it took.
+func (sh *stripeShop) sampleStock(t *testing.T, bookID string, loaded int64) (stop func() int) {
+	t.Helper()
+	done, finished := make(chan struct{}), make(chan int)
+	go func() {
+		n := 0
+		for {
+			var available, reserved, sold int64
+			err := sh.pool.QueryRow(context.Background(), `SELECT stock, stock_reserved, stock_sold FROM catalog.books WHERE id = $1`,
+				bookID).Scan(&available, &reserved, &sold)
+			switch {
+			case err != nil:
+				t.Errorf("sampling the stock: %v", err)
+			case available+reserved+sold != loaded:
+				t.Errorf("stock sample: available %d + reserved %d + sold %d != %d loaded", available, reserved, sold, loaded)
+			}
+			n++
+			select {
+			case <-done:
+				finished <- n
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	return sync.OnceValue(func() int { close(done); return <-finished })
+}
+
 // awaitStock polls until the book has want reserved and sold copies.
 func (sh *stripeShop) awaitStock(t *testing.T, bookID string, loaded, reserved, sold int64) {
 	t.Helper()
@@ -250,6 +280,8 @@ func TestStripeCrashBetweenReservationAndPayment(t *testing.T) {
 			const copies, orders = 10, 3
 			sh := newStripeShop(t, tc.db)
 			book := sh.book(t, copies)
+			stopSampling := sh.sampleStock(t, book.GetId(), copies)
+			t.Cleanup(func() { stopSampling() })
 			hold := sh.double.Hold(chargeRoute, tc.stage)
 			placed := map[string]shopper{}
 			for range orders {
@@ -302,6 +334,7 @@ func TestStripeCrashBetweenReservationAndPayment(t *testing.T) {
 			if n := len(sh.double.Intents()); n != orders {
 				t.Errorf("%d PaymentIntents at Stripe, want %d", n, orders)
 			}
+			t.Logf("the copies added up in each of %d samples", stopSampling())
 		})
 	}
 }
