@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -187,6 +188,13 @@ func TestREADMEJourney(t *testing.T) {
 		if p := payments(t, s.baseURL, orderID); p.Charges != 1 {
 			t.Fatalf("simulated gateway: %+v, want one charge", p)
 		}
+		// The development token names the buyer's address, so the
+		// notification context queues the placement's and the
+		// confirmation's emails (without one it retried the events, then
+		// dead-lettered them at ERROR).
+		waitForLog(t, s.server, func(rec map[string]any) bool {
+			return rec["msg"] == "email queued" && rec["order_id"] == orderID && rec["kind"] == "confirmed"
+		})
 		basket := basketv1connect.NewBasketServiceClient(http1Client(t), s.baseURL, connect.WithInterceptors(bearer(buyer)))
 		deadline := time.Now().Add(settleTimeout)
 		for {
@@ -242,6 +250,28 @@ func TestREADMEJourney(t *testing.T) {
 			})
 		}
 	})
+}
+
+// waitForLog waits until the server logs a record for which match holds.
+func waitForLog(t *testing.T, s *server, match func(map[string]any) bool) {
+	t.Helper()
+	deadline := time.Now().Add(settleTimeout)
+	for {
+		b, err := os.ReadFile(s.logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			var rec map[string]any
+			if json.Unmarshal([]byte(line), &rec) == nil && match(rec) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server logged no such record in %s", settleTimeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // watchUntilSettled watches the order until the saga is done with it
