@@ -134,10 +134,26 @@ func startWatchReplicas(t *testing.T) *watchReplicas {
 }
 
 // check fails the test when a replica logged an ERROR line or anything but
-// JSON while the Node tests watched, aborted and were refused streams: a
-// client that leaves is no error. Node's side checked B's metrics.
+// JSON while the Node tests watched, aborted and were refused streams (a
+// client that leaves is no error), or when B counts a WatchOrder call that
+// ended otherwise than ok (watches that ran to the end or whose client
+// left) or not_found (another user's order). Node's side checked each
+// abort's count.
 func (r *watchReplicas) check(t *testing.T) {
 	t.Helper()
+	watches := 0.0
+	for _, s := range scrape(t, r.b.metricsAddr) {
+		if s.name != "bookworm_rpc_requests_total" || s.labels["procedure"] != "/bookworm.ordering.v1.OrderingService/WatchOrder" {
+			continue
+		}
+		watches += s.value
+		if code := s.labels["code"]; code != "ok" && code != "not_found" {
+			t.Errorf("replica B ended %v WatchOrder calls with %s", s.value, code)
+		}
+	}
+	if watches == 0 {
+		t.Error("replica B counts no WatchOrder call")
+	}
 	for _, s := range []*server{r.a, r.b} {
 		if errs := serverErrorsSince(t, s, 0); len(errs) > 0 {
 			t.Errorf("watch replica %s logged %d ERROR lines:\n%s", s.addr, len(errs), strings.Join(errs, "\n"))
