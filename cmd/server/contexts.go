@@ -23,6 +23,7 @@ import (
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/outbox"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/ratingstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/rpc"
+	"github.com/bookworm-store/bookworm/internal/core/assistant"
 	"github.com/bookworm-store/bookworm/internal/core/basket"
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
 	"github.com/bookworm-store/bookworm/internal/core/notification"
@@ -103,6 +104,12 @@ type infra struct {
 	// embedIndexer keeps the books' embeddings, nil without semantic search.
 	ollama       *ollama.Client
 	embedIndexer *catalog.Indexer
+	// rating is the rating use cases when this process serves them.
+	rating *rating.Service
+	// authn verifies bearer tokens and limits call rates.
+	authn authSetup
+	// tools is the store's toolbox, built once by storeToolbox (mcp.go).
+	tools *assistant.StoreToolbox
 }
 
 // contextNames lists the registry's names, in order.
@@ -211,6 +218,7 @@ func buildContexts(ctx context.Context, in *infra) (*contexts, error) {
 		cs.order = append(cs.order, e.name)
 		cs.consumers = append(cs.consumers, consumers...)
 	}
+	mountMCP(in, cs)
 	in.log.Info("contexts built", slog.Any("serving", cs.order))
 	return cs, nil
 }
@@ -334,7 +342,8 @@ func buildRating(_ context.Context, in *infra) (*servedContext, error) {
 		books, s.close = remote, remote.Close
 		in.log.Info("rating reaches the catalog over gRPC", slog.String("catalog_url", in.cfg.CatalogURL))
 	}
-	s.services = []rpc.Service{rpc.RatingService(rating.NewService(ratingstore.NewReviews(in.pool), books, nil))}
+	in.rating = rating.NewService(ratingstore.NewReviews(in.pool), books, nil)
+	s.services = []rpc.Service{rpc.RatingService(in.rating)}
 	return s, nil
 }
 
