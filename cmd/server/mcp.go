@@ -76,6 +76,9 @@ func mountMCP(in *infra, cs *contexts) {
 	case cat == nil:
 		in.log.Info("mcp: not served, the catalog is not served by this process")
 		return
+	case in.authn.verifier == nil:
+		in.log.Warn("mcp: not served, no token verifier")
+		return
 	}
 	var h http.Handler = mcp.NewHandler(mcp.Options{
 		Toolbox:         in.storeToolbox(),
