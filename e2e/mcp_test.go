@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	gomcp "github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -178,6 +179,13 @@ func TestMCP(t *testing.T) {
 	order := alice.mustPlace(t, "tok_success")
 	if got := settle(t, alice.orders, order.GetId()); got.GetStatus() != orderingv1.OrderStatus_ORDER_STATUS_CONFIRMED {
 		t.Fatalf("alice's order ended %s", got.GetStatus())
+	}
+	// The confirmation empties the basket asynchronously (the basket's
+	// consumer): wait for it, or it would empty the next addition too.
+	for deadline := time.Now().Add(settleTimeout); len(getBasket(t, alice.basket).GetLines()) > 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("alice's basket not emptied %s after her order was confirmed", settleTimeout)
+		}
 	}
 	alice.add(t, found.GetId(), 2)
 	bob.add(t, bobs.GetId(), 1)
