@@ -94,7 +94,7 @@ func NewHandler(opts Options) *Handler {
 		MaxRequestBodyBytes: opts.MaxRequestBytes,
 		// A tool call stops when its agent goes away.
 		PropagateRequestCancellation: true,
-		Logger:                       opts.Log,
+		Logger:                       opts.Log.With(slog.String("component", "mcp")),
 		// The SDK refuses a loopback connection whose Host is not loopback,
 		// against DNS rebinding onto a local MCP server that trusts its
 		// host. This endpoint trusts nobody for being local: what it
@@ -125,7 +125,7 @@ func (h *Handler) server(r *http.Request) *gomcp.Server {
 		return s
 	}
 	s := gomcp.NewServer(&gomcp.Implementation{Name: "bookworm", Title: "BookWorm bookstore", Version: h.opts.Version},
-		&gomcp.ServerOptions{Instructions: instructions, Logger: h.opts.Log})
+		&gomcp.ServerOptions{Instructions: instructions, Logger: h.opts.Log.With(slog.String("component", "mcp"))})
 	for _, t := range tools {
 		s.AddTool(&gomcp.Tool{Name: t.Name, Description: t.Description, InputSchema: t.Parameters}, h.call(t.Name))
 	}
