@@ -50,6 +50,8 @@ type config struct {
 	AI aiConfig
 	// MCP is the store's tools served to AI agents at /mcp.
 	MCP mcpConfig
+	// Assistant is the assistant's limits.
+	Assistant assistantConfig
 }
 
 // envPrefix starts every environment variable the server reads.
@@ -125,6 +127,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	orderingFlags(&c.Ordering, str, integer, duration)
 	aiFlags(&c.AI, str, duration)
 	mcpFlags(&c.MCP, boolean, duration)
+	assistantFlags(&c.Assistant, integer, duration)
 	err := fs.Parse(args)
 	if err != nil {
 		return config{}, err
@@ -150,6 +153,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	problems = append(problems, c.AI.finish()...)
 	problems = append(problems, c.MCP.finish()...)
+	problems = append(problems, c.Assistant.finish()...)
 	if err := errors.Join(problems...); err != nil {
 		return config{}, fmt.Errorf("invalid configuration:\n%w", err)
 	}

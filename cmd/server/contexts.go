@@ -16,6 +16,7 @@ import (
 	"github.com/bookworm-store/bookworm/internal/adapters/inproc"
 	"github.com/bookworm-store/bookworm/internal/adapters/ollama"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
+	"github.com/bookworm-store/bookworm/internal/adapters/postgres/assistantstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/basketstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/catalogstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/notificationstore"
@@ -40,6 +41,7 @@ var registry = []contextEntry{
 	{name: "basket", migrations: basketstore.Migrations, consumers: basketConsumers, build: buildBasket, calls: []string{"catalog"}},
 	{name: "ordering", migrations: orderingstore.Migrations, consumers: orderingConsumers, build: buildOrdering, calls: []string{"catalog"}},
 	{name: "notification", migrations: notificationstore.Migrations, consumers: notificationConsumers, build: buildNotification},
+	{name: "assistant", migrations: assistantstore.Migrations, consumers: assistantConsumers, build: buildAssistant},
 }
 
 // contextEntry is how the server builds one context.
