@@ -127,6 +127,10 @@ func (a *authConfig) finish(c config, corsOrigins string) []error {
 type authSetup struct {
 	interceptors []connect.Interceptor
 	dev          *auth.DevIssuer // nil with a real issuer
+	// verifier and limiter (nil with rate limits off) also guard the plain
+	// HTTP endpoints that take bearer tokens (/mcp).
+	verifier *auth.Verifier
+	limiter  *auth.RateLimiter
 }
 
 // newAuth builds the token verifier, the authorization interceptor, the
@@ -162,6 +166,7 @@ func newAuth(ctx context.Context, a authConfig, log *slog.Logger) (authSetup, er
 	if err != nil {
 		return s, err
 	}
+	s.verifier = v
 	s.interceptors = append(s.interceptors, auth.NewInterceptor(v, log))
 	if a.RateLimit {
 		rl, err := auth.NewRateLimiter(auth.RateLimitConfig{
@@ -171,6 +176,7 @@ func newAuth(ctx context.Context, a authConfig, log *slog.Logger) (authSetup, er
 		if err != nil {
 			return s, err
 		}
+		s.limiter = rl
 		s.interceptors = append(s.interceptors, rl)
 	}
 	return s, nil

@@ -48,6 +48,8 @@ type config struct {
 	Ordering orderingConfig
 	// AI is Ollama and its models.
 	AI aiConfig
+	// MCP is the store's tools served to AI agents at /mcp.
+	MCP mcpConfig
 	// Assistant is the assistant's limits.
 	Assistant assistantConfig
 }
@@ -124,6 +126,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	notificationFlags(&c.Notification, fs, getenv, str, boolean, integer, duration)
 	orderingFlags(&c.Ordering, str, integer, duration)
 	aiFlags(&c.AI, str, duration)
+	mcpFlags(&c.MCP, boolean, duration)
 	assistantFlags(&c.Assistant, integer, duration)
 	err := fs.Parse(args)
 	if err != nil {
@@ -149,6 +152,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		}
 	}
 	problems = append(problems, c.AI.finish()...)
+	problems = append(problems, c.MCP.finish()...)
 	problems = append(problems, c.Assistant.finish()...)
 	if err := errors.Join(problems...); err != nil {
 		return config{}, fmt.Errorf("invalid configuration:\n%w", err)

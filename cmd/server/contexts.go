@@ -24,6 +24,7 @@ import (
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/outbox"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/ratingstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/rpc"
+	"github.com/bookworm-store/bookworm/internal/core/assistant"
 	"github.com/bookworm-store/bookworm/internal/core/basket"
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
 	"github.com/bookworm-store/bookworm/internal/core/notification"
@@ -107,6 +108,10 @@ type infra struct {
 	embedIndexer *catalog.Indexer
 	// rating is the rating use cases when this process serves them.
 	rating *rating.Service
+	// authn verifies bearer tokens and limits call rates.
+	authn authSetup
+	// tools is the store's toolbox, built once by storeToolbox (mcp.go).
+	tools *assistant.StoreToolbox
 }
 
 // contextNames lists the registry's names, in order.
@@ -215,6 +220,7 @@ func buildContexts(ctx context.Context, in *infra) (*contexts, error) {
 		cs.order = append(cs.order, e.name)
 		cs.consumers = append(cs.consumers, consumers...)
 	}
+	mountMCP(in, cs)
 	in.log.Info("contexts built", slog.Any("serving", cs.order))
 	return cs, nil
 }

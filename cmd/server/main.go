@@ -88,7 +88,7 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ctxs, err := buildContexts(ctx, &infra{cfg: cfg, pool: pool, log: log, obs: obs, ollama: ai})
+	ctxs, err := buildContexts(ctx, &infra{cfg: cfg, pool: pool, log: log, obs: obs, ollama: ai, authn: authn})
 	if err != nil {
 		return err
 	}

@@ -13,8 +13,11 @@ import (
 
 // ToolboxDeps are the ports the store's tools read.
 type ToolboxDeps struct {
-	// Catalog and Reviews are required: they serve the public tools.
+	// Catalog is required: it serves the public tools.
 	Catalog Catalog
+	// Reviews writes review summaries; nil summarizes from the book's
+	// rating count and average alone (a process that serves the catalog
+	// but not the rating context).
 	Reviews ReviewSummaries
 	// Orders and Baskets serve the signed-in caller's tools (my_orders,
 	// my_basket); nil leaves that tool out, for a process that serves no
@@ -47,10 +50,10 @@ type toolDef struct {
 }
 
 // NewToolbox returns the store's tools over deps. It panics when
-// deps.Catalog or deps.Reviews is nil (a wiring mistake).
+// deps.Catalog is nil (a wiring mistake).
 func NewToolbox(deps ToolboxDeps) *StoreToolbox {
-	if deps.Catalog == nil || deps.Reviews == nil {
-		panic("assistant.NewToolbox: Catalog and Reviews are required")
+	if deps.Catalog == nil {
+		panic("assistant.NewToolbox: Catalog is required")
 	}
 	tb := &StoreToolbox{}
 	tb.tools = append(tb.tools, catalogTools(deps.Catalog, deps.Reviews)...)

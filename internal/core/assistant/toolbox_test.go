@@ -373,6 +373,16 @@ func TestReviewSummary(t *testing.T) {
 	if !slices.Equal(f.reviews.asked, []string{duneID}) {
 		t.Errorf("summaries asked for %v, want the canonical id", f.reviews.asked)
 	}
+	// Without a summarizer, the catalog's own counts.
+	bare := assistant.NewToolbox(assistant.ToolboxDeps{Catalog: f.cat})
+	out = call(t, bare, context.Background(), "review_summary", `{"book_id": "`+duneID+`"}`)
+	if out["summary"] != "3 reviews, 4.3 stars of 5 on average." || out["source"] != "ratings" {
+		t.Errorf("summary from the counts: %v", out)
+	}
+	out = call(t, bare, context.Background(), "review_summary", `{"book_id": "`+hobbitID+`"}`)
+	if out["summary"] != "No reviews yet." {
+		t.Errorf("summary of a book without reviews: %v", out)
+	}
 	// A made-up id is not summarized as "no reviews".
 	_, err := f.tb.Call(context.Background(), "review_summary", json.RawMessage(`{"book_id": "0190a0d8-7b55-7cc5-9a4e-000000000000"}`))
 	if !errors.Is(err, failure.ErrNotFound) || len(f.reviews.asked) != 1 {

@@ -3,6 +3,7 @@ package assistant
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"strings"
 	"time"
@@ -164,9 +165,11 @@ func catalogTools(cat Catalog, reviews ReviewSummaries) []*toolDef {
 				if err != nil {
 					return nil, bookNotFound(err, bookIDParamName)
 				}
-				text, source, err := reviews.Summarize(ctx, b.ID)
-				if err != nil {
-					return nil, err
+				text, source := ratingsSentence(b), SummarySourceRatings
+				if reviews != nil {
+					if text, source, err = reviews.Summarize(ctx, b.ID); err != nil {
+						return nil, err
+					}
 				}
 				return reviewSummary{BookID: b.ID, Title: b.Title, Summary: text, Source: source}, nil
 			},
@@ -357,6 +360,17 @@ func brief(b Book) bookBrief {
 		out.Rating = &ratingBrief{Average: avg, Reviews: b.RatingCount}
 	}
 	return out
+}
+
+// ratingsSentence sums up a book's ratings without the reviews' text.
+func ratingsSentence(b Book) string {
+	switch b.RatingCount {
+	case 0:
+		return "No reviews yet."
+	case 1:
+		return fmt.Sprintf("1 review, %d stars of 5.", b.RatingSum)
+	}
+	return fmt.Sprintf("%d reviews, %.1f stars of 5 on average.", b.RatingCount, float64(b.RatingSum)/float64(b.RatingCount))
 }
 
 func briefs(books []Book) []bookBrief {
