@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/bookworm-store/bookworm/internal/adapters/inproc"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/assistantstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/rpc"
 	"github.com/bookworm-store/bookworm/internal/core/assistant"
@@ -80,24 +79,14 @@ func buildAssistant(_ context.Context, in *infra) (*servedContext, error) {
 }
 
 // assistantTools returns the store's tools over the contexts this process
-// serves (the assistant comes last in the registry, so they are built):
-// the catalog's and the review summaries, and the customer's orders and
-// basket when those contexts are here. Without the catalog or the rating
-// context in this process the assistant answers without tools (logged).
-//
-// TODO(integrator): once /mcp (branch mcp) is on main, this is
-// in.storeToolbox(): the one toolbox both serve.
+// serves (the assistant comes last in the registry, so they are built): the
+// one toolbox the assistant and /mcp share (in.storeToolbox). Without the
+// catalog in this process the assistant answers without tools (logged).
 func (in *infra) assistantTools() assistant.Toolbox {
-	if in.catalog == nil || in.rating == nil {
-		in.log.Info("assistant without tools: the catalog and rating contexts are not served by this process")
+	tools := in.storeToolbox()
+	if tools == nil {
+		in.log.Info("assistant without tools: the catalog context is not served by this process")
 		return nil
 	}
-	deps := assistant.ToolboxDeps{Catalog: inproc.NewAssistantCatalog(in.catalog), Reviews: inproc.NewRatingReviewSummaries(in.rating)}
-	if in.ordering != nil {
-		deps.Orders = inproc.NewAssistantOrders(in.ordering)
-	}
-	if in.basket != nil {
-		deps.Baskets = inproc.NewAssistantBaskets(in.basket, inproc.NewBasketCatalog(in.catalog))
-	}
-	return assistant.NewToolbox(deps)
+	return tools
 }
