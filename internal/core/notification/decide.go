@@ -16,6 +16,10 @@ const (
 	SkipSeen
 	// SkipBadAddress: the buyer's address is not one an SMTP server takes.
 	SkipBadAddress
+	// SkipNoAddress: the buyer has no email address (their token carried
+	// none when they placed the order). Nothing can be mailed, now or
+	// later: the notice is done, not retried.
+	SkipNoAddress
 )
 
 // String names the reason, for logs and metrics.
@@ -27,6 +31,8 @@ func (s Skip) String() string {
 		return "seen"
 	case SkipBadAddress:
 		return "bad address"
+	case SkipNoAddress:
+		return "no address"
 	}
 	return "unknown"
 }
@@ -48,12 +54,21 @@ func Decide(st *OrderState, n Notice) (to Buyer, skip Skip, err error) {
 	buyer := st.Buyer
 	if n.Buyer.Email != "" {
 		buyer = n.Buyer
+		st.NoAddress = false
+	} else if n.Kind.NamesBuyer() && st.Buyer.Email == "" {
+		// The event names the buyer as the order has it, and it has no
+		// address: remembered, so that later notices that name nobody
+		// (completed) are not retried for a buyer that will never come.
+		st.NoAddress = true
 	}
 	if n.Version <= st.MailedVersion {
 		st.Buyer = buyer
 		return Buyer{}, SkipSeen, nil
 	}
 	if buyer.Email == "" {
+		if st.NoAddress {
+			return Buyer{}, SkipNoAddress, nil
+		}
 		return Buyer{}, SkipNone, ErrNoRecipient
 	}
 	st.Buyer = buyer

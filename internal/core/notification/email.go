@@ -79,4 +79,7 @@ type OrderState struct {
 	// MailedVersion is the version of the newest notice that made an
 	// email; 0 before the first.
 	MailedVersion int64
+	// NoAddress records that an event naming the buyer came without an
+	// email address: the buyer has none, so nothing is mailed.
+	NoAddress bool
 }

@@ -43,6 +43,11 @@ func (k Kind) String() string {
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
 
+// NamesBuyer reports whether notices of kind k carry the buyer as the
+// order has it (every ordering event but the completion does), so that
+// an empty address in one means the buyer has none.
+func (k Kind) NamesBuyer() bool { return k != KindCompleted && k != KindUnspecified }
+
 // ParseKind is the inverse of String.
 func ParseKind(s string) (Kind, error) {
 	for k, n := range kindNames {

@@ -93,6 +93,8 @@ func (h *OrderEvents) apply(ctx context.Context, tx pgx.Tx, msg events.Message) 
 		h.log.InfoContext(ctx, "email queued", append(attrs, slog.String("email_id", out.EmailID))...)
 	case out.Skip == notification.SkipBadAddress:
 		h.log.WarnContext(ctx, "no email: the buyer's address is not usable", attrs...)
+	case out.Skip == notification.SkipNoAddress:
+		h.log.InfoContext(ctx, "no email: the buyer has no email address", attrs...)
 	default:
 		h.log.DebugContext(ctx, "no email: the order was mailed about this version or a newer one", attrs...)
 	}

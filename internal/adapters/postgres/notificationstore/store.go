@@ -38,8 +38,8 @@ func (s *Store) UpdateOrder(ctx context.Context, orderID string, decide func(*no
 			return err
 		}
 		st := notification.OrderState{OrderID: orderID}
-		if err := tx.QueryRow(ctx, `SELECT buyer_email, buyer_name, mailed_version FROM notification.orders
-			WHERE order_id = $1 FOR UPDATE`, orderID).Scan(&st.Buyer.Email, &st.Buyer.Name, &st.MailedVersion); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT buyer_email, buyer_name, mailed_version, buyer_no_address FROM notification.orders
+			WHERE order_id = $1 FOR UPDATE`, orderID).Scan(&st.Buyer.Email, &st.Buyer.Name, &st.MailedVersion, &st.NoAddress); err != nil {
 			return err
 		}
 		e, err := decide(&st)
@@ -47,7 +47,7 @@ func (s *Store) UpdateOrder(ctx context.Context, orderID string, decide func(*no
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE notification.orders SET buyer_email = $2, buyer_name = $3, mailed_version = $4,
-			update_time = now() WHERE order_id = $1`, orderID, st.Buyer.Email, st.Buyer.Name, st.MailedVersion); err != nil {
+			buyer_no_address = $5, update_time = now() WHERE order_id = $1`, orderID, st.Buyer.Email, st.Buyer.Name, st.MailedVersion, st.NoAddress); err != nil {
 			return err
 		}
 		if e == nil {
