@@ -99,6 +99,8 @@ type infra struct {
 	ordering       *ordering.Service
 	orderingSaga   *orderingstore.Saga
 	paymentGateway ordering.PaymentGateway
+	// rating is the rating's use cases when this process serves it.
+	rating *rating.Service
 	// ollama is the AI model adapter, nil when the AI features are off;
 	// embedIndexer keeps the books' embeddings, nil without semantic search.
 	ollama       *ollama.Client
@@ -334,7 +336,8 @@ func buildRating(_ context.Context, in *infra) (*servedContext, error) {
 		books, s.close = remote, remote.Close
 		in.log.Info("rating reaches the catalog over gRPC", slog.String("catalog_url", in.cfg.CatalogURL))
 	}
-	s.services = []rpc.Service{rpc.RatingService(rating.NewService(ratingstore.NewReviews(in.pool), books, nil))}
+	in.rating = reviewSummaries(in, rating.NewService(ratingstore.NewReviews(in.pool), books, nil))
+	s.services = []rpc.Service{rpc.RatingService(in.rating)}
 	return s, nil
 }
 
