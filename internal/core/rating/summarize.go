@@ -331,31 +331,33 @@ type flight struct {
 // errFlightPanicked is what waiters get when the call panicked.
 var errFlightPanicked = errors.New("review summary: the shared call panicked")
 
-// do runs fn, or waits for the run of the same key in progress; a waiter
-// whose ctx ends stops waiting (the run goes on for the others).
+// do starts fn in a goroutine of its own, unless a call of the same key is
+// running, and waits for its result. A caller whose ctx ends stops
+// waiting; the call goes on for the others (fn bounds its own time).
 func (g *flightGroup) do(ctx context.Context, key string, fn func() (CachedSummary, error)) (CachedSummary, error) {
 	g.mu.Lock()
 	if g.calls == nil {
 		g.calls = map[string]*flight{}
 	}
-	if f, ok := g.calls[key]; ok {
-		g.mu.Unlock()
-		select {
-		case <-f.done:
-			return f.val, f.err
-		case <-ctx.Done():
-			return CachedSummary{}, ctx.Err()
-		}
+	f, ok := g.calls[key]
+	if !ok {
+		f = &flight{done: make(chan struct{}), err: errFlightPanicked}
+		g.calls[key] = f
+		go func() {
+			defer func() {
+				g.mu.Lock()
+				delete(g.calls, key)
+				g.mu.Unlock()
+				close(f.done)
+			}()
+			f.val, f.err = fn()
+		}()
 	}
-	f := &flight{done: make(chan struct{}), err: errFlightPanicked}
-	g.calls[key] = f
 	g.mu.Unlock()
-	defer func() {
-		g.mu.Lock()
-		delete(g.calls, key)
-		g.mu.Unlock()
-		close(f.done)
-	}()
-	f.val, f.err = fn()
-	return f.val, f.err
+	select {
+	case <-f.done:
+		return f.val, f.err
+	case <-ctx.Done():
+		return CachedSummary{}, ctx.Err()
+	}
 }

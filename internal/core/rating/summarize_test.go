@@ -159,8 +159,9 @@ func TestSummarizeReviewsCachedUntilTheReviewsChange(t *testing.T) {
 	ctx := context.Background()
 	mine := mustCreate(t, svc, alice, 4)
 
+	model.set("Summary 1.", nil)
 	s := summarize(t, svc)
-	if s.Source != rating.SourceModel || s.Text != "Readers love it." || s.Degraded || s.ReviewCount != 1 ||
+	if s.Source != rating.SourceModel || s.Text != "Summary 1." || s.Degraded || s.ReviewCount != 1 ||
 		s.ReviewsRead != 1 || s.Model != "fake/v1" || s.CreateTime.IsZero() {
 		t.Fatalf("first summary %+v", s)
 	}
@@ -355,7 +356,7 @@ func TestStatisticsText(t *testing.T) {
 		{hist: [5]int64{0, 0, 0, 0, 1}, want: "1 review, 5.0 stars out of 5 on average: 1 gives 5 stars."},
 		{hist: [5]int64{1, 0, 0, 0, 0}, want: "1 review, 1.0 stars out of 5 on average: 1 gives 1 star."},
 		{hist: [5]int64{0, 0, 3, 0, 0}, want: "3 reviews, 3.0 stars out of 5 on average: 3 give 3 stars."},
-		{hist: [5]int64{1, 0, 2, 0, 4}, want: "7 reviews, 3.7 stars out of 5 on average: 4 give 5 stars, 2 give 3 stars and 1 gives 1 star."},
+		{hist: [5]int64{1, 0, 2, 0, 4}, want: "7 reviews, 3.9 stars out of 5 on average: 4 give 5 stars, 2 give 3 stars and 1 gives 1 star."},
 	}
 	for _, tc := range tests {
 		if got := rating.StatisticsText(rating.Summary{Histogram: tc.hist}); got != tc.want {
