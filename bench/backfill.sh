@@ -19,7 +19,7 @@ command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk"; exit 
 ollama=${BOOKWORM_OLLAMA_BIN:-$(bash scripts/build-ollama.sh)}
 work=$(mktemp -d)
 pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$work"' EXIT
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
 go build -o "$work/bookworm" ./cmd/server
 go run ./bench/tinymodel "$work"
 
