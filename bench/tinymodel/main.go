@@ -1,5 +1,5 @@
 // Command tinymodel writes the tests' tiny random-weight Ollama model
-// (ollamatest.WriteTinyModel: tiny.gguf and its Modelfile) into a directory,
+// (tinymodel.Write: tiny.gguf and its Modelfile) into a directory,
 // for bench/backfill.sh to `ollama create` it.
 // Usage: go run ./bench/tinymodel DIR
 package main
@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/bookworm-store/bookworm/internal/adapters/ollama/ollamatest"
+	"github.com/bookworm-store/bookworm/internal/adapters/ollama/tinymodel"
 )
 
 func main() {
@@ -16,7 +16,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: tinymodel DIR")
 		os.Exit(2)
 	}
-	if err := ollamatest.WriteTinyModel(os.Args[1]); err != nil {
+	if err := tinymodel.Write(os.Args[1]); err != nil {
 		fmt.Fprintln(os.Stderr, "tinymodel:", err)
 		os.Exit(1)
 	}

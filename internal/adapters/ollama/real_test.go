@@ -17,7 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bookworm-store/bookworm/internal/adapters/ollama"
-	"github.com/bookworm-store/bookworm/internal/adapters/ollama/ollamatest"
+	"github.com/bookworm-store/bookworm/internal/adapters/ollama/tinymodel"
 	"github.com/bookworm-store/bookworm/internal/core/assistant"
 	"github.com/bookworm-store/bookworm/internal/core/failure"
 	"github.com/bookworm-store/bookworm/internal/core/rating"
@@ -94,7 +94,7 @@ func startRealOllama(t testing.TB) string {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if err := ollamatest.WriteTinyModel(dir); err != nil {
+	if err := tinymodel.Write(dir); err != nil {
 		t.Fatal(err)
 	}
 	create := exec.Command(bin, "create", "tiny", "-f", "Modelfile")
@@ -128,8 +128,8 @@ func TestRealOllamaWireContract(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(got.Vectors) != 3 || got.Dimension() != ollamatest.TinyDimension || got.Model != "tiny" {
-			t.Fatalf("%d vectors of dimension %d (model %q), want 3 of %d", len(got.Vectors), got.Dimension(), got.Model, ollamatest.TinyDimension)
+		if len(got.Vectors) != 3 || got.Dimension() != tinymodel.Dimension || got.Model != "tiny" {
+			t.Fatalf("%d vectors of dimension %d (model %q), want 3 of %d", len(got.Vectors), got.Dimension(), got.Model, tinymodel.Dimension)
 		}
 		if !equalVectors(got.Vectors[0], got.Vectors[2]) {
 			t.Error("the same text embedded twice (in two batches) differs")

@@ -1,4 +1,8 @@
-package ollamatest
+// Package tinymodel writes a tiny llama model with random weights for the
+// real Ollama server: its words are noise, but the embed, chat, streaming
+// and tool-call formats on the wire are Ollama's own. The adapter's wire
+// tests and bench/backfill.sh run on it; nothing that ships imports it.
+package tinymodel
 
 import (
 	"bytes"
@@ -13,21 +17,17 @@ import (
 	"github.com/ollama/ollama/fs/ggml"
 )
 
-// The tiny model the tests (and bench/backfill.sh) run on the real Ollama
-// server: random weights, so its words are noise, but the embed, chat,
-// streaming and tool-call formats on the wire are Ollama's own.
-
-// WriteTinyModel writes tiny.gguf and a Modelfile for it into dir; `ollama
+// Write writes tiny.gguf and a Modelfile for it into dir; `ollama
 // create NAME -f Modelfile` run in dir makes the model.
-func WriteTinyModel(dir string) error {
+func Write(dir string) error {
 	if err := writeTinyGGUF(filepath.Join(dir, "tiny.gguf")); err != nil {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "Modelfile"), []byte(tinyModelfile), 0o644)
 }
 
-// TinyDimension is the length of the tiny model's embeddings.
-const TinyDimension = tinyEmbd
+// Dimension is the length of the tiny model's embeddings.
+const Dimension = tinyEmbd
 
 // Tiny model dimensions.
 const (
