@@ -16,6 +16,7 @@ import (
 	"github.com/bookworm-store/bookworm/internal/adapters/inproc"
 	"github.com/bookworm-store/bookworm/internal/adapters/ollama"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
+	"github.com/bookworm-store/bookworm/internal/adapters/postgres/assistantstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/basketstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/catalogstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/notificationstore"
@@ -39,6 +40,7 @@ var registry = []contextEntry{
 	{name: "basket", migrations: basketstore.Migrations, consumers: basketConsumers, build: buildBasket, calls: []string{"catalog"}},
 	{name: "ordering", migrations: orderingstore.Migrations, consumers: orderingConsumers, build: buildOrdering, calls: []string{"catalog"}},
 	{name: "notification", migrations: notificationstore.Migrations, consumers: notificationConsumers, build: buildNotification},
+	{name: "assistant", migrations: assistantstore.Migrations, consumers: assistantConsumers, build: buildAssistant},
 }
 
 // contextEntry is how the server builds one context.
@@ -99,12 +101,12 @@ type infra struct {
 	ordering       *ordering.Service
 	orderingSaga   *orderingstore.Saga
 	paymentGateway ordering.PaymentGateway
-	// rating is the rating's use cases when this process serves it.
-	rating *rating.Service
 	// ollama is the AI model adapter, nil when the AI features are off;
 	// embedIndexer keeps the books' embeddings, nil without semantic search.
 	ollama       *ollama.Client
 	embedIndexer *catalog.Indexer
+	// rating is the rating use cases when this process serves them.
+	rating *rating.Service
 }
 
 // contextNames lists the registry's names, in order.
