@@ -11,7 +11,9 @@ import (
 	"github.com/bookworm-store/bookworm/internal/adapters/observability"
 	"github.com/bookworm-store/bookworm/internal/adapters/ollama"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/catalogstore"
+	"github.com/bookworm-store/bookworm/internal/adapters/postgres/ratingstore"
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
+	"github.com/bookworm-store/bookworm/internal/core/rating"
 )
 
 // aiConfig is the AI part of the configuration: where Ollama is and which
@@ -89,6 +91,16 @@ func catalogEmbeddings(ctx context.Context, in *infra) ([]loop, error) {
 	in.embedIndexer = x
 	in.catalog.WithSemanticSearch(in.ollama, in.ollama.EmbedModel())
 	return []loop{{name: "book embeddings", run: x.Run}}, nil
+}
+
+// reviewSummaries lets the rating service summarize reviews with the chat
+// model, cached in the rating schema; without Ollama its summaries come
+// from the rating histogram (degraded "model_off").
+func reviewSummaries(in *infra, svc *rating.Service) *rating.Service {
+	if in.ollama == nil {
+		return svc
+	}
+	return svc.WithReviewSummaries(in.ollama, ratingstore.NewReviewSummaries(in.pool), in.log)
 }
 
 // nudgeIndexer tells the indexer, once built, that a book may need

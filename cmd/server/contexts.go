@@ -344,7 +344,7 @@ func buildRating(_ context.Context, in *infra) (*servedContext, error) {
 		books, s.close = remote, remote.Close
 		in.log.Info("rating reaches the catalog over gRPC", slog.String("catalog_url", in.cfg.CatalogURL))
 	}
-	in.rating = rating.NewService(ratingstore.NewReviews(in.pool), books, nil)
+	in.rating = reviewSummaries(in, rating.NewService(ratingstore.NewReviews(in.pool), books, nil))
 	s.services = []rpc.Service{rpc.RatingService(in.rating)}
 	return s, nil
 }

@@ -127,3 +127,28 @@ func (h *RatingHandler) GetRatingSummary(ctx context.Context, req *connect.Reque
 		Histogram: s.Histogram[:],
 	}}), nil
 }
+
+var summarySources = map[rating.SummarySource]ratingv1.ReviewSummarySource{
+	rating.SourceNone:       ratingv1.ReviewSummarySource_REVIEW_SUMMARY_SOURCE_NONE,
+	rating.SourceModel:      ratingv1.ReviewSummarySource_REVIEW_SUMMARY_SOURCE_MODEL,
+	rating.SourceStatistics: ratingv1.ReviewSummarySource_REVIEW_SUMMARY_SOURCE_STATISTICS,
+}
+
+// SummarizeReviews implements ratingv1connect.RatingServiceHandler.
+func (h *RatingHandler) SummarizeReviews(ctx context.Context, req *connect.Request[ratingv1.SummarizeReviewsRequest]) (*connect.Response[ratingv1.SummarizeReviewsResponse], error) {
+	s, err := h.svc.SummarizeReviews(ctx, req.Msg.GetBookId())
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&ratingv1.SummarizeReviewsResponse{Summary: &ratingv1.ReviewSummary{
+		BookId:         s.BookID,
+		Text:           s.Text,
+		Source:         summarySources[s.Source],
+		Degraded:       s.Degraded,
+		DegradedReason: s.DegradedReason,
+		ReviewCount:    s.ReviewCount,
+		ReviewsRead:    int32(s.ReviewsRead),
+		Model:          s.Model,
+		CreateTime:     timestamppb.New(s.CreateTime),
+	}}), nil
+}

@@ -19,6 +19,8 @@ type Service struct {
 	books   BookChecker
 	now     func() time.Time
 	newID   func() string
+	// summaries, when set, writes review summaries with a model.
+	summaries *summaries
 }
 
 // NewService returns the use cases over the given ports. now may be nil for

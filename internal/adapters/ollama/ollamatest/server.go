@@ -6,8 +6,10 @@
 // puts known paraphrases on shared dimensions and hashing spreads the other
 // words, so relevance tests know which book a query must find. Its chat
 // model asks for a tool when tools are offered, answers from a tool's
-// result, and otherwise answers with a fixed sentence naming the last user
-// message's words. It can be stopped and started again on the same address,
+// result, summarizes fenced reviews as data and obeys one instruction
+// found outside fences (fence.go: how tests see that a prompt keeps
+// untrusted text apart), and otherwise answers with a fixed sentence naming
+// the last user message's words. It can be stopped and started again on the same address,
 // to test what BookWorm does while Ollama is away.
 package ollamatest
 
@@ -220,8 +222,9 @@ func (s *Server) show(w http.ResponseWriter, r *http.Request) {
 
 // Answer returns what the double's chat model answers to req (before it is
 // cut into streamed chunks): a tool call when tools are offered and the last
-// message is the user's, an answer from the tool's result after one, and a
-// fixed sentence otherwise.
+// message is the user's, an answer from the tool's result after one, a
+// summary of fenced reviews or a poem when asked outside fences (fence.go),
+// and a fixed sentence otherwise.
 func Answer(req api.ChatRequest) api.Message {
 	msg := api.Message{Role: "assistant"}
 	if len(req.Messages) == 0 {
@@ -247,6 +250,10 @@ func Answer(req api.ChatRequest) api.Message {
 	case last.Role == "tool":
 		msg.Content = fmt.Sprintf("Here is what %s found: %s", last.ToolName, shorten(last.Content, 400))
 	default:
+		if text, ok := fencedAnswer(req); ok {
+			msg.Content = text
+			return msg
+		}
 		var user string
 		for _, m := range req.Messages {
 			if m.Role == "user" {

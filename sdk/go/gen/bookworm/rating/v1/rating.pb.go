@@ -82,6 +82,64 @@ func (ReviewOrder) EnumDescriptor() ([]byte, []int) {
 	return file_bookworm_rating_v1_rating_proto_rawDescGZIP(), []int{0}
 }
 
+// ReviewSummarySource says who wrote a review summary.
+type ReviewSummarySource int32
+
+const (
+	// Not set.
+	ReviewSummarySource_REVIEW_SUMMARY_SOURCE_UNSPECIFIED ReviewSummarySource = 0
+	// The chat model, from the text of the reviews.
+	ReviewSummarySource_REVIEW_SUMMARY_SOURCE_MODEL ReviewSummarySource = 1
+	// The server, from the rating histogram alone (the model was not
+	// available).
+	ReviewSummarySource_REVIEW_SUMMARY_SOURCE_STATISTICS ReviewSummarySource = 2
+	// Nobody: the book has no reviews, and the text is empty.
+	ReviewSummarySource_REVIEW_SUMMARY_SOURCE_NONE ReviewSummarySource = 3
+)
+
+// Enum value maps for ReviewSummarySource.
+var (
+	ReviewSummarySource_name = map[int32]string{
+		0: "REVIEW_SUMMARY_SOURCE_UNSPECIFIED",
+		1: "REVIEW_SUMMARY_SOURCE_MODEL",
+		2: "REVIEW_SUMMARY_SOURCE_STATISTICS",
+		3: "REVIEW_SUMMARY_SOURCE_NONE",
+	}
+	ReviewSummarySource_value = map[string]int32{
+		"REVIEW_SUMMARY_SOURCE_UNSPECIFIED": 0,
+		"REVIEW_SUMMARY_SOURCE_MODEL":       1,
+		"REVIEW_SUMMARY_SOURCE_STATISTICS":  2,
+		"REVIEW_SUMMARY_SOURCE_NONE":        3,
+	}
+)
+
+func (x ReviewSummarySource) Enum() *ReviewSummarySource {
+	p := new(ReviewSummarySource)
+	*p = x
+	return p
+}
+
+func (x ReviewSummarySource) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ReviewSummarySource) Descriptor() protoreflect.EnumDescriptor {
+	return file_bookworm_rating_v1_rating_proto_enumTypes[1].Descriptor()
+}
+
+func (ReviewSummarySource) Type() protoreflect.EnumType {
+	return &file_bookworm_rating_v1_rating_proto_enumTypes[1]
+}
+
+func (x ReviewSummarySource) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ReviewSummarySource.Descriptor instead.
+func (ReviewSummarySource) EnumDescriptor() ([]byte, []int) {
+	return file_bookworm_rating_v1_rating_proto_rawDescGZIP(), []int{1}
+}
+
 // Review is a user's opinion of a book.
 type Review struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -885,6 +943,222 @@ func (x *GetRatingSummaryResponse) GetSummary() *RatingSummary {
 	return nil
 }
 
+// SummarizeReviewsRequest is the request of SummarizeReviews.
+type SummarizeReviewsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The id of the book.
+	BookId        string `protobuf:"bytes,1,opt,name=book_id,json=bookId,proto3" json:"book_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SummarizeReviewsRequest) Reset() {
+	*x = SummarizeReviewsRequest{}
+	mi := &file_bookworm_rating_v1_rating_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SummarizeReviewsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SummarizeReviewsRequest) ProtoMessage() {}
+
+func (x *SummarizeReviewsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookworm_rating_v1_rating_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SummarizeReviewsRequest.ProtoReflect.Descriptor instead.
+func (*SummarizeReviewsRequest) Descriptor() ([]byte, []int) {
+	return file_bookworm_rating_v1_rating_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *SummarizeReviewsRequest) GetBookId() string {
+	if x != nil {
+		return x.BookId
+	}
+	return ""
+}
+
+// ReviewSummary is a short text about what a book's reviews say.
+type ReviewSummary struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The id of the book.
+	BookId string `protobuf:"bytes,1,opt,name=book_id,json=bookId,proto3" json:"book_id,omitempty"`
+	// The summary, plain text of at most 1,200 characters; empty when the
+	// book has no reviews. A model's text is about the reviews' content; its
+	// facts are only as good as the reviews and the model.
+	Text string `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	// Who wrote the text.
+	Source ReviewSummarySource `protobuf:"varint,3,opt,name=source,proto3,enum=bookworm.rating.v1.ReviewSummarySource" json:"source,omitempty"`
+	// True when the summary is not the model's although a model was asked
+	// for one; degraded_reason says why: "model_unavailable" (the model did
+	// not answer in time, or is down) or "model_off" (no chat model in this
+	// deployment).
+	Degraded bool `protobuf:"varint,4,opt,name=degraded,proto3" json:"degraded,omitempty"`
+	// Why the summary is degraded, or empty.
+	DegradedReason string `protobuf:"bytes,5,opt,name=degraded_reason,json=degradedReason,proto3" json:"degraded_reason,omitempty"`
+	// The number of reviews of the book.
+	ReviewCount int64 `protobuf:"varint,6,opt,name=review_count,json=reviewCount,proto3" json:"review_count,omitempty"`
+	// The number of reviews the model read (the most recent ones, at most
+	// 20); 0 for a summary from statistics.
+	ReviewsRead int32 `protobuf:"varint,7,opt,name=reviews_read,json=reviewsRead,proto3" json:"reviews_read,omitempty"`
+	// The chat model that wrote the text, for source MODEL.
+	Model string `protobuf:"bytes,8,opt,name=model,proto3" json:"model,omitempty"`
+	// When the text was written.
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReviewSummary) Reset() {
+	*x = ReviewSummary{}
+	mi := &file_bookworm_rating_v1_rating_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReviewSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReviewSummary) ProtoMessage() {}
+
+func (x *ReviewSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_bookworm_rating_v1_rating_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReviewSummary.ProtoReflect.Descriptor instead.
+func (*ReviewSummary) Descriptor() ([]byte, []int) {
+	return file_bookworm_rating_v1_rating_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ReviewSummary) GetBookId() string {
+	if x != nil {
+		return x.BookId
+	}
+	return ""
+}
+
+func (x *ReviewSummary) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *ReviewSummary) GetSource() ReviewSummarySource {
+	if x != nil {
+		return x.Source
+	}
+	return ReviewSummarySource_REVIEW_SUMMARY_SOURCE_UNSPECIFIED
+}
+
+func (x *ReviewSummary) GetDegraded() bool {
+	if x != nil {
+		return x.Degraded
+	}
+	return false
+}
+
+func (x *ReviewSummary) GetDegradedReason() string {
+	if x != nil {
+		return x.DegradedReason
+	}
+	return ""
+}
+
+func (x *ReviewSummary) GetReviewCount() int64 {
+	if x != nil {
+		return x.ReviewCount
+	}
+	return 0
+}
+
+func (x *ReviewSummary) GetReviewsRead() int32 {
+	if x != nil {
+		return x.ReviewsRead
+	}
+	return 0
+}
+
+func (x *ReviewSummary) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *ReviewSummary) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+// SummarizeReviewsResponse is the response of SummarizeReviews.
+type SummarizeReviewsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The summary.
+	Summary       *ReviewSummary `protobuf:"bytes,1,opt,name=summary,proto3" json:"summary,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SummarizeReviewsResponse) Reset() {
+	*x = SummarizeReviewsResponse{}
+	mi := &file_bookworm_rating_v1_rating_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SummarizeReviewsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SummarizeReviewsResponse) ProtoMessage() {}
+
+func (x *SummarizeReviewsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookworm_rating_v1_rating_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SummarizeReviewsResponse.ProtoReflect.Descriptor instead.
+func (*SummarizeReviewsResponse) Descriptor() ([]byte, []int) {
+	return file_bookworm_rating_v1_rating_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *SummarizeReviewsResponse) GetSummary() *ReviewSummary {
+	if x != nil {
+		return x.Summary
+	}
+	return nil
+}
+
 var File_bookworm_rating_v1_rating_proto protoreflect.FileDescriptor
 
 const file_bookworm_rating_v1_rating_proto_rawDesc = "" +
@@ -943,18 +1217,39 @@ const file_bookworm_rating_v1_rating_proto_rawDesc = "" +
 	"\aaverage\x18\x04 \x01(\x01R\aaverage\x12\x1c\n" +
 	"\thistogram\x18\x05 \x03(\x03R\thistogram\"W\n" +
 	"\x18GetRatingSummaryResponse\x12;\n" +
-	"\asummary\x18\x01 \x01(\v2!.bookworm.rating.v1.RatingSummaryR\asummary*w\n" +
+	"\asummary\x18\x01 \x01(\v2!.bookworm.rating.v1.RatingSummaryR\asummary\"<\n" +
+	"\x17SummarizeReviewsRequest\x12!\n" +
+	"\abook_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x06bookId\"\xdb\x02\n" +
+	"\rReviewSummary\x12\x17\n" +
+	"\abook_id\x18\x01 \x01(\tR\x06bookId\x12\x12\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\x12?\n" +
+	"\x06source\x18\x03 \x01(\x0e2'.bookworm.rating.v1.ReviewSummarySourceR\x06source\x12\x1a\n" +
+	"\bdegraded\x18\x04 \x01(\bR\bdegraded\x12'\n" +
+	"\x0fdegraded_reason\x18\x05 \x01(\tR\x0edegradedReason\x12!\n" +
+	"\freview_count\x18\x06 \x01(\x03R\vreviewCount\x12!\n" +
+	"\freviews_read\x18\a \x01(\x05R\vreviewsRead\x12\x14\n" +
+	"\x05model\x18\b \x01(\tR\x05model\x12;\n" +
+	"\vcreate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\"W\n" +
+	"\x18SummarizeReviewsResponse\x12;\n" +
+	"\asummary\x18\x01 \x01(\v2!.bookworm.rating.v1.ReviewSummaryR\asummary*w\n" +
 	"\vReviewOrder\x12\x1c\n" +
 	"\x18REVIEW_ORDER_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13REVIEW_ORDER_NEWEST\x10\x01\x12\x18\n" +
 	"\x14REVIEW_ORDER_HIGHEST\x10\x02\x12\x17\n" +
-	"\x13REVIEW_ORDER_LOWEST\x10\x032\xaf\x04\n" +
+	"\x13REVIEW_ORDER_LOWEST\x10\x03*\xa3\x01\n" +
+	"\x13ReviewSummarySource\x12%\n" +
+	"!REVIEW_SUMMARY_SOURCE_UNSPECIFIED\x10\x00\x12\x1f\n" +
+	"\x1bREVIEW_SUMMARY_SOURCE_MODEL\x10\x01\x12$\n" +
+	" REVIEW_SUMMARY_SOURCE_STATISTICS\x10\x02\x12\x1e\n" +
+	"\x1aREVIEW_SUMMARY_SOURCE_NONE\x10\x032\xa9\x05\n" +
 	"\rRatingService\x12g\n" +
 	"\fCreateReview\x12'.bookworm.rating.v1.CreateReviewRequest\x1a(.bookworm.rating.v1.CreateReviewResponse\"\x04\xc2\xf3\x18\x00\x12g\n" +
 	"\fUpdateReview\x12'.bookworm.rating.v1.UpdateReviewRequest\x1a(.bookworm.rating.v1.UpdateReviewResponse\"\x04\xc2\xf3\x18\x00\x12g\n" +
 	"\fDeleteReview\x12'.bookworm.rating.v1.DeleteReviewRequest\x1a(.bookworm.rating.v1.DeleteReviewResponse\"\x04\xc2\xf3\x18\x00\x12i\n" +
 	"\vListReviews\x12&.bookworm.rating.v1.ListReviewsRequest\x1a'.bookworm.rating.v1.ListReviewsResponse\"\t\xc2\xf3\x18\x02\b\x01\x90\x02\x01\x12x\n" +
-	"\x10GetRatingSummary\x12+.bookworm.rating.v1.GetRatingSummaryRequest\x1a,.bookworm.rating.v1.GetRatingSummaryResponse\"\t\xc2\xf3\x18\x02\b\x01\x90\x02\x01B\xda\x01\n" +
+	"\x10GetRatingSummary\x12+.bookworm.rating.v1.GetRatingSummaryRequest\x1a,.bookworm.rating.v1.GetRatingSummaryResponse\"\t\xc2\xf3\x18\x02\b\x01\x90\x02\x01\x12x\n" +
+	"\x10SummarizeReviews\x12+.bookworm.rating.v1.SummarizeReviewsRequest\x1a,.bookworm.rating.v1.SummarizeReviewsResponse\"\t\xc2\xf3\x18\x02\b\x01\x90\x02\x01B\xda\x01\n" +
 	"\x16com.bookworm.rating.v1B\vRatingProtoP\x01ZIgithub.com/bookworm-store/bookworm/sdk/go/gen/bookworm/rating/v1;ratingv1\xa2\x02\x03BRX\xaa\x02\x12Bookworm.Rating.V1\xca\x02\x12Bookworm\\Rating\\V1\xe2\x02\x1eBookworm\\Rating\\V1\\GPBMetadata\xea\x02\x14Bookworm::Rating::V1b\x06proto3"
 
 var (
@@ -969,52 +1264,61 @@ func file_bookworm_rating_v1_rating_proto_rawDescGZIP() []byte {
 	return file_bookworm_rating_v1_rating_proto_rawDescData
 }
 
-var file_bookworm_rating_v1_rating_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_bookworm_rating_v1_rating_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_bookworm_rating_v1_rating_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_bookworm_rating_v1_rating_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_bookworm_rating_v1_rating_proto_goTypes = []any{
 	(ReviewOrder)(0),                 // 0: bookworm.rating.v1.ReviewOrder
-	(*Review)(nil),                   // 1: bookworm.rating.v1.Review
-	(*ReviewInput)(nil),              // 2: bookworm.rating.v1.ReviewInput
-	(*CreateReviewRequest)(nil),      // 3: bookworm.rating.v1.CreateReviewRequest
-	(*CreateReviewResponse)(nil),     // 4: bookworm.rating.v1.CreateReviewResponse
-	(*UpdateReviewRequest)(nil),      // 5: bookworm.rating.v1.UpdateReviewRequest
-	(*UpdateReviewResponse)(nil),     // 6: bookworm.rating.v1.UpdateReviewResponse
-	(*DeleteReviewRequest)(nil),      // 7: bookworm.rating.v1.DeleteReviewRequest
-	(*DeleteReviewResponse)(nil),     // 8: bookworm.rating.v1.DeleteReviewResponse
-	(*ListReviewsRequest)(nil),       // 9: bookworm.rating.v1.ListReviewsRequest
-	(*ListReviewsResponse)(nil),      // 10: bookworm.rating.v1.ListReviewsResponse
-	(*GetRatingSummaryRequest)(nil),  // 11: bookworm.rating.v1.GetRatingSummaryRequest
-	(*RatingSummary)(nil),            // 12: bookworm.rating.v1.RatingSummary
-	(*GetRatingSummaryResponse)(nil), // 13: bookworm.rating.v1.GetRatingSummaryResponse
-	(*timestamppb.Timestamp)(nil),    // 14: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),    // 15: google.protobuf.FieldMask
+	(ReviewSummarySource)(0),         // 1: bookworm.rating.v1.ReviewSummarySource
+	(*Review)(nil),                   // 2: bookworm.rating.v1.Review
+	(*ReviewInput)(nil),              // 3: bookworm.rating.v1.ReviewInput
+	(*CreateReviewRequest)(nil),      // 4: bookworm.rating.v1.CreateReviewRequest
+	(*CreateReviewResponse)(nil),     // 5: bookworm.rating.v1.CreateReviewResponse
+	(*UpdateReviewRequest)(nil),      // 6: bookworm.rating.v1.UpdateReviewRequest
+	(*UpdateReviewResponse)(nil),     // 7: bookworm.rating.v1.UpdateReviewResponse
+	(*DeleteReviewRequest)(nil),      // 8: bookworm.rating.v1.DeleteReviewRequest
+	(*DeleteReviewResponse)(nil),     // 9: bookworm.rating.v1.DeleteReviewResponse
+	(*ListReviewsRequest)(nil),       // 10: bookworm.rating.v1.ListReviewsRequest
+	(*ListReviewsResponse)(nil),      // 11: bookworm.rating.v1.ListReviewsResponse
+	(*GetRatingSummaryRequest)(nil),  // 12: bookworm.rating.v1.GetRatingSummaryRequest
+	(*RatingSummary)(nil),            // 13: bookworm.rating.v1.RatingSummary
+	(*GetRatingSummaryResponse)(nil), // 14: bookworm.rating.v1.GetRatingSummaryResponse
+	(*SummarizeReviewsRequest)(nil),  // 15: bookworm.rating.v1.SummarizeReviewsRequest
+	(*ReviewSummary)(nil),            // 16: bookworm.rating.v1.ReviewSummary
+	(*SummarizeReviewsResponse)(nil), // 17: bookworm.rating.v1.SummarizeReviewsResponse
+	(*timestamppb.Timestamp)(nil),    // 18: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),    // 19: google.protobuf.FieldMask
 }
 var file_bookworm_rating_v1_rating_proto_depIdxs = []int32{
-	14, // 0: bookworm.rating.v1.Review.create_time:type_name -> google.protobuf.Timestamp
-	14, // 1: bookworm.rating.v1.Review.update_time:type_name -> google.protobuf.Timestamp
-	2,  // 2: bookworm.rating.v1.CreateReviewRequest.review:type_name -> bookworm.rating.v1.ReviewInput
-	1,  // 3: bookworm.rating.v1.CreateReviewResponse.review:type_name -> bookworm.rating.v1.Review
-	2,  // 4: bookworm.rating.v1.UpdateReviewRequest.review:type_name -> bookworm.rating.v1.ReviewInput
-	15, // 5: bookworm.rating.v1.UpdateReviewRequest.update_mask:type_name -> google.protobuf.FieldMask
-	1,  // 6: bookworm.rating.v1.UpdateReviewResponse.review:type_name -> bookworm.rating.v1.Review
+	18, // 0: bookworm.rating.v1.Review.create_time:type_name -> google.protobuf.Timestamp
+	18, // 1: bookworm.rating.v1.Review.update_time:type_name -> google.protobuf.Timestamp
+	3,  // 2: bookworm.rating.v1.CreateReviewRequest.review:type_name -> bookworm.rating.v1.ReviewInput
+	2,  // 3: bookworm.rating.v1.CreateReviewResponse.review:type_name -> bookworm.rating.v1.Review
+	3,  // 4: bookworm.rating.v1.UpdateReviewRequest.review:type_name -> bookworm.rating.v1.ReviewInput
+	19, // 5: bookworm.rating.v1.UpdateReviewRequest.update_mask:type_name -> google.protobuf.FieldMask
+	2,  // 6: bookworm.rating.v1.UpdateReviewResponse.review:type_name -> bookworm.rating.v1.Review
 	0,  // 7: bookworm.rating.v1.ListReviewsRequest.order_by:type_name -> bookworm.rating.v1.ReviewOrder
-	1,  // 8: bookworm.rating.v1.ListReviewsResponse.reviews:type_name -> bookworm.rating.v1.Review
-	12, // 9: bookworm.rating.v1.GetRatingSummaryResponse.summary:type_name -> bookworm.rating.v1.RatingSummary
-	3,  // 10: bookworm.rating.v1.RatingService.CreateReview:input_type -> bookworm.rating.v1.CreateReviewRequest
-	5,  // 11: bookworm.rating.v1.RatingService.UpdateReview:input_type -> bookworm.rating.v1.UpdateReviewRequest
-	7,  // 12: bookworm.rating.v1.RatingService.DeleteReview:input_type -> bookworm.rating.v1.DeleteReviewRequest
-	9,  // 13: bookworm.rating.v1.RatingService.ListReviews:input_type -> bookworm.rating.v1.ListReviewsRequest
-	11, // 14: bookworm.rating.v1.RatingService.GetRatingSummary:input_type -> bookworm.rating.v1.GetRatingSummaryRequest
-	4,  // 15: bookworm.rating.v1.RatingService.CreateReview:output_type -> bookworm.rating.v1.CreateReviewResponse
-	6,  // 16: bookworm.rating.v1.RatingService.UpdateReview:output_type -> bookworm.rating.v1.UpdateReviewResponse
-	8,  // 17: bookworm.rating.v1.RatingService.DeleteReview:output_type -> bookworm.rating.v1.DeleteReviewResponse
-	10, // 18: bookworm.rating.v1.RatingService.ListReviews:output_type -> bookworm.rating.v1.ListReviewsResponse
-	13, // 19: bookworm.rating.v1.RatingService.GetRatingSummary:output_type -> bookworm.rating.v1.GetRatingSummaryResponse
-	15, // [15:20] is the sub-list for method output_type
-	10, // [10:15] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	2,  // 8: bookworm.rating.v1.ListReviewsResponse.reviews:type_name -> bookworm.rating.v1.Review
+	13, // 9: bookworm.rating.v1.GetRatingSummaryResponse.summary:type_name -> bookworm.rating.v1.RatingSummary
+	1,  // 10: bookworm.rating.v1.ReviewSummary.source:type_name -> bookworm.rating.v1.ReviewSummarySource
+	18, // 11: bookworm.rating.v1.ReviewSummary.create_time:type_name -> google.protobuf.Timestamp
+	16, // 12: bookworm.rating.v1.SummarizeReviewsResponse.summary:type_name -> bookworm.rating.v1.ReviewSummary
+	4,  // 13: bookworm.rating.v1.RatingService.CreateReview:input_type -> bookworm.rating.v1.CreateReviewRequest
+	6,  // 14: bookworm.rating.v1.RatingService.UpdateReview:input_type -> bookworm.rating.v1.UpdateReviewRequest
+	8,  // 15: bookworm.rating.v1.RatingService.DeleteReview:input_type -> bookworm.rating.v1.DeleteReviewRequest
+	10, // 16: bookworm.rating.v1.RatingService.ListReviews:input_type -> bookworm.rating.v1.ListReviewsRequest
+	12, // 17: bookworm.rating.v1.RatingService.GetRatingSummary:input_type -> bookworm.rating.v1.GetRatingSummaryRequest
+	15, // 18: bookworm.rating.v1.RatingService.SummarizeReviews:input_type -> bookworm.rating.v1.SummarizeReviewsRequest
+	5,  // 19: bookworm.rating.v1.RatingService.CreateReview:output_type -> bookworm.rating.v1.CreateReviewResponse
+	7,  // 20: bookworm.rating.v1.RatingService.UpdateReview:output_type -> bookworm.rating.v1.UpdateReviewResponse
+	9,  // 21: bookworm.rating.v1.RatingService.DeleteReview:output_type -> bookworm.rating.v1.DeleteReviewResponse
+	11, // 22: bookworm.rating.v1.RatingService.ListReviews:output_type -> bookworm.rating.v1.ListReviewsResponse
+	14, // 23: bookworm.rating.v1.RatingService.GetRatingSummary:output_type -> bookworm.rating.v1.GetRatingSummaryResponse
+	17, // 24: bookworm.rating.v1.RatingService.SummarizeReviews:output_type -> bookworm.rating.v1.SummarizeReviewsResponse
+	19, // [19:25] is the sub-list for method output_type
+	13, // [13:19] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_bookworm_rating_v1_rating_proto_init() }
@@ -1027,8 +1331,8 @@ func file_bookworm_rating_v1_rating_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookworm_rating_v1_rating_proto_rawDesc), len(file_bookworm_rating_v1_rating_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   13,
+			NumEnums:      2,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -48,6 +48,9 @@ const (
 	// RatingServiceGetRatingSummaryProcedure is the fully-qualified name of the RatingService's
 	// GetRatingSummary RPC.
 	RatingServiceGetRatingSummaryProcedure = "/bookworm.rating.v1.RatingService/GetRatingSummary"
+	// RatingServiceSummarizeReviewsProcedure is the fully-qualified name of the RatingService's
+	// SummarizeReviews RPC.
+	RatingServiceSummarizeReviewsProcedure = "/bookworm.rating.v1.RatingService/SummarizeReviews"
 )
 
 // RatingServiceClient is a client for the bookworm.rating.v1.RatingService service.
@@ -68,6 +71,14 @@ type RatingServiceClient interface {
 	// stars of a book's reviews. A book without reviews (or unknown to the
 	// rating service) has an empty summary.
 	GetRatingSummary(context.Context, *connect.Request[v1.GetRatingSummaryRequest]) (*connect.Response[v1.GetRatingSummaryResponse], error)
+	// SummarizeReviews returns a short summary of a book's reviews written by
+	// the chat model from the most recent reviews, cached until the book's
+	// reviews change. Without the model (down, too slow, or not configured)
+	// the summary is written from the rating histogram instead, with source
+	// STATISTICS and degraded set; it never fails because of the model. A
+	// book without reviews has an empty summary (source NONE); a book the
+	// catalog does not have (or deleted) is NotFound.
+	SummarizeReviews(context.Context, *connect.Request[v1.SummarizeReviewsRequest]) (*connect.Response[v1.SummarizeReviewsResponse], error)
 }
 
 // NewRatingServiceClient constructs a client for the bookworm.rating.v1.RatingService service. By
@@ -113,6 +124,13 @@ func NewRatingServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		summarizeReviews: connect.NewClient[v1.SummarizeReviewsRequest, v1.SummarizeReviewsResponse](
+			httpClient,
+			baseURL+RatingServiceSummarizeReviewsProcedure,
+			connect.WithSchema(ratingServiceMethods.ByName("SummarizeReviews")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -123,6 +141,7 @@ type ratingServiceClient struct {
 	deleteReview     *connect.Client[v1.DeleteReviewRequest, v1.DeleteReviewResponse]
 	listReviews      *connect.Client[v1.ListReviewsRequest, v1.ListReviewsResponse]
 	getRatingSummary *connect.Client[v1.GetRatingSummaryRequest, v1.GetRatingSummaryResponse]
+	summarizeReviews *connect.Client[v1.SummarizeReviewsRequest, v1.SummarizeReviewsResponse]
 }
 
 // CreateReview calls bookworm.rating.v1.RatingService.CreateReview.
@@ -150,6 +169,11 @@ func (c *ratingServiceClient) GetRatingSummary(ctx context.Context, req *connect
 	return c.getRatingSummary.CallUnary(ctx, req)
 }
 
+// SummarizeReviews calls bookworm.rating.v1.RatingService.SummarizeReviews.
+func (c *ratingServiceClient) SummarizeReviews(ctx context.Context, req *connect.Request[v1.SummarizeReviewsRequest]) (*connect.Response[v1.SummarizeReviewsResponse], error) {
+	return c.summarizeReviews.CallUnary(ctx, req)
+}
+
 // RatingServiceHandler is an implementation of the bookworm.rating.v1.RatingService service.
 type RatingServiceHandler interface {
 	// CreateReview adds the caller's review of a book. A user reviews a book
@@ -168,6 +192,14 @@ type RatingServiceHandler interface {
 	// stars of a book's reviews. A book without reviews (or unknown to the
 	// rating service) has an empty summary.
 	GetRatingSummary(context.Context, *connect.Request[v1.GetRatingSummaryRequest]) (*connect.Response[v1.GetRatingSummaryResponse], error)
+	// SummarizeReviews returns a short summary of a book's reviews written by
+	// the chat model from the most recent reviews, cached until the book's
+	// reviews change. Without the model (down, too slow, or not configured)
+	// the summary is written from the rating histogram instead, with source
+	// STATISTICS and degraded set; it never fails because of the model. A
+	// book without reviews has an empty summary (source NONE); a book the
+	// catalog does not have (or deleted) is NotFound.
+	SummarizeReviews(context.Context, *connect.Request[v1.SummarizeReviewsRequest]) (*connect.Response[v1.SummarizeReviewsResponse], error)
 }
 
 // NewRatingServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -209,6 +241,13 @@ func NewRatingServiceHandler(svc RatingServiceHandler, opts ...connect.HandlerOp
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	ratingServiceSummarizeReviewsHandler := connect.NewUnaryHandler(
+		RatingServiceSummarizeReviewsProcedure,
+		svc.SummarizeReviews,
+		connect.WithSchema(ratingServiceMethods.ByName("SummarizeReviews")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/bookworm.rating.v1.RatingService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case RatingServiceCreateReviewProcedure:
@@ -221,6 +260,8 @@ func NewRatingServiceHandler(svc RatingServiceHandler, opts ...connect.HandlerOp
 			ratingServiceListReviewsHandler.ServeHTTP(w, r)
 		case RatingServiceGetRatingSummaryProcedure:
 			ratingServiceGetRatingSummaryHandler.ServeHTTP(w, r)
+		case RatingServiceSummarizeReviewsProcedure:
+			ratingServiceSummarizeReviewsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -248,4 +289,8 @@ func (UnimplementedRatingServiceHandler) ListReviews(context.Context, *connect.R
 
 func (UnimplementedRatingServiceHandler) GetRatingSummary(context.Context, *connect.Request[v1.GetRatingSummaryRequest]) (*connect.Response[v1.GetRatingSummaryResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookworm.rating.v1.RatingService.GetRatingSummary is not implemented"))
+}
+
+func (UnimplementedRatingServiceHandler) SummarizeReviews(context.Context, *connect.Request[v1.SummarizeReviewsRequest]) (*connect.Response[v1.SummarizeReviewsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookworm.rating.v1.RatingService.SummarizeReviews is not implemented"))
 }

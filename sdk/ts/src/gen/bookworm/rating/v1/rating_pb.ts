@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file bookworm/rating/v1/rating.proto.
  */
 export const file_bookworm_rating_v1_rating: GenFile = /*@__PURE__*/
-  fileDesc("Ch9ib29rd29ybS9yYXRpbmcvdjEvcmF0aW5nLnByb3RvEhJib29rd29ybS5yYXRpbmcudjEi5QEKBlJldmlldxIKCgJpZBgBIAEoCRIPCgdib29rX2lkGAIgASgJEg8KB3VzZXJfaWQYAyABKAkSEQoJdXNlcl9uYW1lGAQgASgJEg0KBXN0YXJzGAUgASgFEg0KBXRpdGxlGAYgASgJEgwKBGJvZHkYByABKAkSLwoLY3JlYXRlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRldGFnGAogASgJIlcKC1Jldmlld0lucHV0EhgKBXN0YXJzGAEgASgFQgm6SAYaBBgFKAESFgoFdGl0bGUYAiABKAlCB7pIBHICGHgSFgoEYm9keRgDIAEoCUIIukgFcgMYiCciaQoTQ3JlYXRlUmV2aWV3UmVxdWVzdBIZCgdib29rX2lkGAEgASgJQgi6SAVyA7ABARI3CgZyZXZpZXcYAiABKAsyHy5ib29rd29ybS5yYXRpbmcudjEuUmV2aWV3SW5wdXRCBrpIA8gBASJCChRDcmVhdGVSZXZpZXdSZXNwb25zZRIqCgZyZXZpZXcYASABKAsyGi5ib29rd29ybS5yYXRpbmcudjEuUmV2aWV3IskCChNVcGRhdGVSZXZpZXdSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARI3CgZyZXZpZXcYAiABKAsyHy5ib29rd29ybS5yYXRpbmcudjEuUmV2aWV3SW5wdXRCBrpIA9gBAxLLAQoLdXBkYXRlX21hc2sYAyABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrQpkBukiVAboBjgEKE3VwZGF0ZV9tYXNrLmJvdW5kZWQSO211c3QgbmFtZSBhdCBtb3N0IDMgZmllbGRzLCBlYWNoIGF0IG1vc3QgNjQgY2hhcmFjdGVycyBsb25nGjp0aGlzLnBhdGhzLnNpemUoKSA8PSAzICYmIHRoaXMucGF0aHMuYWxsKHAsIHNpemUocCkgPD0gNjQpyAEBEhUKBGV0YWcYBCABKAlCB7pIBHICGEAiQgoUVXBkYXRlUmV2aWV3UmVzcG9uc2USKgoGcmV2aWV3GAEgASgLMhouYm9va3dvcm0ucmF0aW5nLnYxLlJldmlldyIrChNEZWxldGVSZXZpZXdSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABASIWChREZWxldGVSZXZpZXdSZXNwb25zZSKoAQoSTGlzdFJldmlld3NSZXF1ZXN0EhkKB2Jvb2tfaWQYASABKAlCCLpIBXIDsAEBEhwKCXBhZ2Vfc2l6ZRgCIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YAyABKAlCCLpIBXIDGIAIEjsKCG9yZGVyX2J5GAQgASgOMh8uYm9va3dvcm0ucmF0aW5nLnYxLlJldmlld09yZGVyQgi6SAWCAQIQASJbChNMaXN0UmV2aWV3c1Jlc3BvbnNlEisKB3Jldmlld3MYASADKAsyGi5ib29rd29ybS5yYXRpbmcudjEuUmV2aWV3EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI0ChdHZXRSYXRpbmdTdW1tYXJ5UmVxdWVzdBIZCgdib29rX2lkGAEgASgJQgi6SAVyA7ABASJlCg1SYXRpbmdTdW1tYXJ5Eg8KB2Jvb2tfaWQYASABKAkSDQoFY291bnQYAiABKAMSEAoIc3Rhcl9zdW0YAyABKAMSDwoHYXZlcmFnZRgEIAEoARIRCgloaXN0b2dyYW0YBSADKAMiTgoYR2V0UmF0aW5nU3VtbWFyeVJlc3BvbnNlEjIKB3N1bW1hcnkYASABKAsyIS5ib29rd29ybS5yYXRpbmcudjEuUmF0aW5nU3VtbWFyeSp3CgtSZXZpZXdPcmRlchIcChhSRVZJRVdfT1JERVJfVU5TUEVDSUZJRUQQABIXChNSRVZJRVdfT1JERVJfTkVXRVNUEAESGAoUUkVWSUVXX09SREVSX0hJR0hFU1QQAhIXChNSRVZJRVdfT1JERVJfTE9XRVNUEAMyrwQKDVJhdGluZ1NlcnZpY2USZwoMQ3JlYXRlUmV2aWV3EicuYm9va3dvcm0ucmF0aW5nLnYxLkNyZWF0ZVJldmlld1JlcXVlc3QaKC5ib29rd29ybS5yYXRpbmcudjEuQ3JlYXRlUmV2aWV3UmVzcG9uc2UiBMLzGAASZwoMVXBkYXRlUmV2aWV3EicuYm9va3dvcm0ucmF0aW5nLnYxLlVwZGF0ZVJldmlld1JlcXVlc3QaKC5ib29rd29ybS5yYXRpbmcudjEuVXBkYXRlUmV2aWV3UmVzcG9uc2UiBMLzGAASZwoMRGVsZXRlUmV2aWV3EicuYm9va3dvcm0ucmF0aW5nLnYxLkRlbGV0ZVJldmlld1JlcXVlc3QaKC5ib29rd29ybS5yYXRpbmcudjEuRGVsZXRlUmV2aWV3UmVzcG9uc2UiBMLzGAASaQoLTGlzdFJldmlld3MSJi5ib29rd29ybS5yYXRpbmcudjEuTGlzdFJldmlld3NSZXF1ZXN0GicuYm9va3dvcm0ucmF0aW5nLnYxLkxpc3RSZXZpZXdzUmVzcG9uc2UiCZACAcLzGAIIARJ4ChBHZXRSYXRpbmdTdW1tYXJ5EisuYm9va3dvcm0ucmF0aW5nLnYxLkdldFJhdGluZ1N1bW1hcnlSZXF1ZXN0GiwuYm9va3dvcm0ucmF0aW5nLnYxLkdldFJhdGluZ1N1bW1hcnlSZXNwb25zZSIJkAIBwvMYAggBQtoBChZjb20uYm9va3dvcm0ucmF0aW5nLnYxQgtSYXRpbmdQcm90b1ABWklnaXRodWIuY29tL2Jvb2t3b3JtLXN0b3JlL2Jvb2t3b3JtL3Nkay9nby9nZW4vYm9va3dvcm0vcmF0aW5nL3YxO3JhdGluZ3YxogIDQlJYqgISQm9va3dvcm0uUmF0aW5nLlYxygISQm9va3dvcm1cUmF0aW5nXFYx4gIeQm9va3dvcm1cUmF0aW5nXFYxXEdQQk1ldGFkYXRh6gIUQm9va3dvcm06OlJhdGluZzo6VjFiBnByb3RvMw", [file_bookworm_auth_v1_auth, file_buf_validate_validate, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
+  fileDesc("Ch9ib29rd29ybS9yYXRpbmcvdjEvcmF0aW5nLnByb3RvEhJib29rd29ybS5yYXRpbmcudjEi5QEKBlJldmlldxIKCgJpZBgBIAEoCRIPCgdib29rX2lkGAIgASgJEg8KB3VzZXJfaWQYAyABKAkSEQoJdXNlcl9uYW1lGAQgASgJEg0KBXN0YXJzGAUgASgFEg0KBXRpdGxlGAYgASgJEgwKBGJvZHkYByABKAkSLwoLY3JlYXRlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRldGFnGAogASgJIlcKC1Jldmlld0lucHV0EhgKBXN0YXJzGAEgASgFQgm6SAYaBBgFKAESFgoFdGl0bGUYAiABKAlCB7pIBHICGHgSFgoEYm9keRgDIAEoCUIIukgFcgMYiCciaQoTQ3JlYXRlUmV2aWV3UmVxdWVzdBIZCgdib29rX2lkGAEgASgJQgi6SAVyA7ABARI3CgZyZXZpZXcYAiABKAsyHy5ib29rd29ybS5yYXRpbmcudjEuUmV2aWV3SW5wdXRCBrpIA8gBASJCChRDcmVhdGVSZXZpZXdSZXNwb25zZRIqCgZyZXZpZXcYASABKAsyGi5ib29rd29ybS5yYXRpbmcudjEuUmV2aWV3IskCChNVcGRhdGVSZXZpZXdSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARI3CgZyZXZpZXcYAiABKAsyHy5ib29rd29ybS5yYXRpbmcudjEuUmV2aWV3SW5wdXRCBrpIA9gBAxLLAQoLdXBkYXRlX21hc2sYAyABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrQpkBukiVAboBjgEKE3VwZGF0ZV9tYXNrLmJvdW5kZWQSO211c3QgbmFtZSBhdCBtb3N0IDMgZmllbGRzLCBlYWNoIGF0IG1vc3QgNjQgY2hhcmFjdGVycyBsb25nGjp0aGlzLnBhdGhzLnNpemUoKSA8PSAzICYmIHRoaXMucGF0aHMuYWxsKHAsIHNpemUocCkgPD0gNjQpyAEBEhUKBGV0YWcYBCABKAlCB7pIBHICGEAiQgoUVXBkYXRlUmV2aWV3UmVzcG9uc2USKgoGcmV2aWV3GAEgASgLMhouYm9va3dvcm0ucmF0aW5nLnYxLlJldmlldyIrChNEZWxldGVSZXZpZXdSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABASIWChREZWxldGVSZXZpZXdSZXNwb25zZSKoAQoSTGlzdFJldmlld3NSZXF1ZXN0EhkKB2Jvb2tfaWQYASABKAlCCLpIBXIDsAEBEhwKCXBhZ2Vfc2l6ZRgCIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YAyABKAlCCLpIBXIDGIAIEjsKCG9yZGVyX2J5GAQgASgOMh8uYm9va3dvcm0ucmF0aW5nLnYxLlJldmlld09yZGVyQgi6SAWCAQIQASJbChNMaXN0UmV2aWV3c1Jlc3BvbnNlEisKB3Jldmlld3MYASADKAsyGi5ib29rd29ybS5yYXRpbmcudjEuUmV2aWV3EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI0ChdHZXRSYXRpbmdTdW1tYXJ5UmVxdWVzdBIZCgdib29rX2lkGAEgASgJQgi6SAVyA7ABASJlCg1SYXRpbmdTdW1tYXJ5Eg8KB2Jvb2tfaWQYASABKAkSDQoFY291bnQYAiABKAMSEAoIc3Rhcl9zdW0YAyABKAMSDwoHYXZlcmFnZRgEIAEoARIRCgloaXN0b2dyYW0YBSADKAMiTgoYR2V0UmF0aW5nU3VtbWFyeVJlc3BvbnNlEjIKB3N1bW1hcnkYASABKAsyIS5ib29rd29ybS5yYXRpbmcudjEuUmF0aW5nU3VtbWFyeSI0ChdTdW1tYXJpemVSZXZpZXdzUmVxdWVzdBIZCgdib29rX2lkGAEgASgJQgi6SAVyA7ABASL+AQoNUmV2aWV3U3VtbWFyeRIPCgdib29rX2lkGAEgASgJEgwKBHRleHQYAiABKAkSNwoGc291cmNlGAMgASgOMicuYm9va3dvcm0ucmF0aW5nLnYxLlJldmlld1N1bW1hcnlTb3VyY2USEAoIZGVncmFkZWQYBCABKAgSFwoPZGVncmFkZWRfcmVhc29uGAUgASgJEhQKDHJldmlld19jb3VudBgGIAEoAxIUCgxyZXZpZXdzX3JlYWQYByABKAUSDQoFbW9kZWwYCCABKAkSLwoLY3JlYXRlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIk4KGFN1bW1hcml6ZVJldmlld3NSZXNwb25zZRIyCgdzdW1tYXJ5GAEgASgLMiEuYm9va3dvcm0ucmF0aW5nLnYxLlJldmlld1N1bW1hcnkqdwoLUmV2aWV3T3JkZXISHAoYUkVWSUVXX09SREVSX1VOU1BFQ0lGSUVEEAASFwoTUkVWSUVXX09SREVSX05FV0VTVBABEhgKFFJFVklFV19PUkRFUl9ISUdIRVNUEAISFwoTUkVWSUVXX09SREVSX0xPV0VTVBADKqMBChNSZXZpZXdTdW1tYXJ5U291cmNlEiUKIVJFVklFV19TVU1NQVJZX1NPVVJDRV9VTlNQRUNJRklFRBAAEh8KG1JFVklFV19TVU1NQVJZX1NPVVJDRV9NT0RFTBABEiQKIFJFVklFV19TVU1NQVJZX1NPVVJDRV9TVEFUSVNUSUNTEAISHgoaUkVWSUVXX1NVTU1BUllfU09VUkNFX05PTkUQAzKpBQoNUmF0aW5nU2VydmljZRJnCgxDcmVhdGVSZXZpZXcSJy5ib29rd29ybS5yYXRpbmcudjEuQ3JlYXRlUmV2aWV3UmVxdWVzdBooLmJvb2t3b3JtLnJhdGluZy52MS5DcmVhdGVSZXZpZXdSZXNwb25zZSIEwvMYABJnCgxVcGRhdGVSZXZpZXcSJy5ib29rd29ybS5yYXRpbmcudjEuVXBkYXRlUmV2aWV3UmVxdWVzdBooLmJvb2t3b3JtLnJhdGluZy52MS5VcGRhdGVSZXZpZXdSZXNwb25zZSIEwvMYABJnCgxEZWxldGVSZXZpZXcSJy5ib29rd29ybS5yYXRpbmcudjEuRGVsZXRlUmV2aWV3UmVxdWVzdBooLmJvb2t3b3JtLnJhdGluZy52MS5EZWxldGVSZXZpZXdSZXNwb25zZSIEwvMYABJpCgtMaXN0UmV2aWV3cxImLmJvb2t3b3JtLnJhdGluZy52MS5MaXN0UmV2aWV3c1JlcXVlc3QaJy5ib29rd29ybS5yYXRpbmcudjEuTGlzdFJldmlld3NSZXNwb25zZSIJkAIBwvMYAggBEngKEEdldFJhdGluZ1N1bW1hcnkSKy5ib29rd29ybS5yYXRpbmcudjEuR2V0UmF0aW5nU3VtbWFyeVJlcXVlc3QaLC5ib29rd29ybS5yYXRpbmcudjEuR2V0UmF0aW5nU3VtbWFyeVJlc3BvbnNlIgmQAgHC8xgCCAESeAoQU3VtbWFyaXplUmV2aWV3cxIrLmJvb2t3b3JtLnJhdGluZy52MS5TdW1tYXJpemVSZXZpZXdzUmVxdWVzdBosLmJvb2t3b3JtLnJhdGluZy52MS5TdW1tYXJpemVSZXZpZXdzUmVzcG9uc2UiCZACAcLzGAIIAULaAQoWY29tLmJvb2t3b3JtLnJhdGluZy52MUILUmF0aW5nUHJvdG9QAVpJZ2l0aHViLmNvbS9ib29rd29ybS1zdG9yZS9ib29rd29ybS9zZGsvZ28vZ2VuL2Jvb2t3b3JtL3JhdGluZy92MTtyYXRpbmd2MaICA0JSWKoCEkJvb2t3b3JtLlJhdGluZy5WMcoCEkJvb2t3b3JtXFJhdGluZ1xWMeICHkJvb2t3b3JtXFJhdGluZ1xWMVxHUEJNZXRhZGF0YeoCFEJvb2t3b3JtOjpSYXRpbmc6OlYxYgZwcm90bzM", [file_bookworm_auth_v1_auth, file_buf_validate_validate, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * Review is a user's opinion of a book.
@@ -452,6 +452,131 @@ export const GetRatingSummaryResponseSchema: GenMessage<GetRatingSummaryResponse
   messageDesc(file_bookworm_rating_v1_rating, 12);
 
 /**
+ * SummarizeReviewsRequest is the request of SummarizeReviews.
+ *
+ * @generated from message bookworm.rating.v1.SummarizeReviewsRequest
+ */
+export type SummarizeReviewsRequest = Message<"bookworm.rating.v1.SummarizeReviewsRequest"> & {
+  /**
+   * The id of the book.
+   *
+   * @generated from field: string book_id = 1;
+   */
+  bookId: string;
+};
+
+/**
+ * Describes the message bookworm.rating.v1.SummarizeReviewsRequest.
+ * Use `create(SummarizeReviewsRequestSchema)` to create a new message.
+ */
+export const SummarizeReviewsRequestSchema: GenMessage<SummarizeReviewsRequest> = /*@__PURE__*/
+  messageDesc(file_bookworm_rating_v1_rating, 13);
+
+/**
+ * ReviewSummary is a short text about what a book's reviews say.
+ *
+ * @generated from message bookworm.rating.v1.ReviewSummary
+ */
+export type ReviewSummary = Message<"bookworm.rating.v1.ReviewSummary"> & {
+  /**
+   * The id of the book.
+   *
+   * @generated from field: string book_id = 1;
+   */
+  bookId: string;
+
+  /**
+   * The summary, plain text of at most 1,200 characters; empty when the
+   * book has no reviews. A model's text is about the reviews' content; its
+   * facts are only as good as the reviews and the model.
+   *
+   * @generated from field: string text = 2;
+   */
+  text: string;
+
+  /**
+   * Who wrote the text.
+   *
+   * @generated from field: bookworm.rating.v1.ReviewSummarySource source = 3;
+   */
+  source: ReviewSummarySource;
+
+  /**
+   * True when the summary is not the model's although a model was asked
+   * for one; degraded_reason says why: "model_unavailable" (the model did
+   * not answer in time, or is down) or "model_off" (no chat model in this
+   * deployment).
+   *
+   * @generated from field: bool degraded = 4;
+   */
+  degraded: boolean;
+
+  /**
+   * Why the summary is degraded, or empty.
+   *
+   * @generated from field: string degraded_reason = 5;
+   */
+  degradedReason: string;
+
+  /**
+   * The number of reviews of the book.
+   *
+   * @generated from field: int64 review_count = 6;
+   */
+  reviewCount: bigint;
+
+  /**
+   * The number of reviews the model read (the most recent ones, at most
+   * 20); 0 for a summary from statistics.
+   *
+   * @generated from field: int32 reviews_read = 7;
+   */
+  reviewsRead: number;
+
+  /**
+   * The chat model that wrote the text, for source MODEL.
+   *
+   * @generated from field: string model = 8;
+   */
+  model: string;
+
+  /**
+   * When the text was written.
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 9;
+   */
+  createTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message bookworm.rating.v1.ReviewSummary.
+ * Use `create(ReviewSummarySchema)` to create a new message.
+ */
+export const ReviewSummarySchema: GenMessage<ReviewSummary> = /*@__PURE__*/
+  messageDesc(file_bookworm_rating_v1_rating, 14);
+
+/**
+ * SummarizeReviewsResponse is the response of SummarizeReviews.
+ *
+ * @generated from message bookworm.rating.v1.SummarizeReviewsResponse
+ */
+export type SummarizeReviewsResponse = Message<"bookworm.rating.v1.SummarizeReviewsResponse"> & {
+  /**
+   * The summary.
+   *
+   * @generated from field: bookworm.rating.v1.ReviewSummary summary = 1;
+   */
+  summary?: ReviewSummary | undefined;
+};
+
+/**
+ * Describes the message bookworm.rating.v1.SummarizeReviewsResponse.
+ * Use `create(SummarizeReviewsResponseSchema)` to create a new message.
+ */
+export const SummarizeReviewsResponseSchema: GenMessage<SummarizeReviewsResponse> = /*@__PURE__*/
+  messageDesc(file_bookworm_rating_v1_rating, 15);
+
+/**
  * ReviewOrder is the order of ListReviews.
  *
  * @generated from enum bookworm.rating.v1.ReviewOrder
@@ -491,6 +616,48 @@ export enum ReviewOrder {
  */
 export const ReviewOrderSchema: GenEnum<ReviewOrder> = /*@__PURE__*/
   enumDesc(file_bookworm_rating_v1_rating, 0);
+
+/**
+ * ReviewSummarySource says who wrote a review summary.
+ *
+ * @generated from enum bookworm.rating.v1.ReviewSummarySource
+ */
+export enum ReviewSummarySource {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: REVIEW_SUMMARY_SOURCE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The chat model, from the text of the reviews.
+   *
+   * @generated from enum value: REVIEW_SUMMARY_SOURCE_MODEL = 1;
+   */
+  MODEL = 1,
+
+  /**
+   * The server, from the rating histogram alone (the model was not
+   * available).
+   *
+   * @generated from enum value: REVIEW_SUMMARY_SOURCE_STATISTICS = 2;
+   */
+  STATISTICS = 2,
+
+  /**
+   * Nobody: the book has no reviews, and the text is empty.
+   *
+   * @generated from enum value: REVIEW_SUMMARY_SOURCE_NONE = 3;
+   */
+  NONE = 3,
+}
+
+/**
+ * Describes the enum bookworm.rating.v1.ReviewSummarySource.
+ */
+export const ReviewSummarySourceSchema: GenEnum<ReviewSummarySource> = /*@__PURE__*/
+  enumDesc(file_bookworm_rating_v1_rating, 1);
 
 /**
  * RatingService holds the reviews users write about books and each book's
@@ -560,6 +727,22 @@ export const RatingService: GenService<{
     methodKind: "unary";
     input: typeof GetRatingSummaryRequestSchema;
     output: typeof GetRatingSummaryResponseSchema;
+  },
+  /**
+   * SummarizeReviews returns a short summary of a book's reviews written by
+   * the chat model from the most recent reviews, cached until the book's
+   * reviews change. Without the model (down, too slow, or not configured)
+   * the summary is written from the rating histogram instead, with source
+   * STATISTICS and degraded set; it never fails because of the model. A
+   * book without reviews has an empty summary (source NONE); a book the
+   * catalog does not have (or deleted) is NotFound.
+   *
+   * @generated from rpc bookworm.rating.v1.RatingService.SummarizeReviews
+   */
+  summarizeReviews: {
+    methodKind: "unary";
+    input: typeof SummarizeReviewsRequestSchema;
+    output: typeof SummarizeReviewsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_bookworm_rating_v1_rating, 0);

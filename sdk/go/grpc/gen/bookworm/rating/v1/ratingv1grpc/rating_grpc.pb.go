@@ -29,6 +29,7 @@ const (
 	RatingService_DeleteReview_FullMethodName     = "/bookworm.rating.v1.RatingService/DeleteReview"
 	RatingService_ListReviews_FullMethodName      = "/bookworm.rating.v1.RatingService/ListReviews"
 	RatingService_GetRatingSummary_FullMethodName = "/bookworm.rating.v1.RatingService/GetRatingSummary"
+	RatingService_SummarizeReviews_FullMethodName = "/bookworm.rating.v1.RatingService/SummarizeReviews"
 )
 
 // RatingServiceClient is the client API for RatingService service.
@@ -60,6 +61,14 @@ type RatingServiceClient interface {
 	// stars of a book's reviews. A book without reviews (or unknown to the
 	// rating service) has an empty summary.
 	GetRatingSummary(ctx context.Context, in *ratingv1.GetRatingSummaryRequest, opts ...grpc.CallOption) (*ratingv1.GetRatingSummaryResponse, error)
+	// SummarizeReviews returns a short summary of a book's reviews written by
+	// the chat model from the most recent reviews, cached until the book's
+	// reviews change. Without the model (down, too slow, or not configured)
+	// the summary is written from the rating histogram instead, with source
+	// STATISTICS and degraded set; it never fails because of the model. A
+	// book without reviews has an empty summary (source NONE); a book the
+	// catalog does not have (or deleted) is NotFound.
+	SummarizeReviews(ctx context.Context, in *ratingv1.SummarizeReviewsRequest, opts ...grpc.CallOption) (*ratingv1.SummarizeReviewsResponse, error)
 }
 
 type ratingServiceClient struct {
@@ -120,6 +129,16 @@ func (c *ratingServiceClient) GetRatingSummary(ctx context.Context, in *ratingv1
 	return out, nil
 }
 
+func (c *ratingServiceClient) SummarizeReviews(ctx context.Context, in *ratingv1.SummarizeReviewsRequest, opts ...grpc.CallOption) (*ratingv1.SummarizeReviewsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ratingv1.SummarizeReviewsResponse)
+	err := c.cc.Invoke(ctx, RatingService_SummarizeReviews_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RatingServiceServer is the server API for RatingService service.
 // All implementations must embed UnimplementedRatingServiceServer
 // for forward compatibility.
@@ -149,6 +168,14 @@ type RatingServiceServer interface {
 	// stars of a book's reviews. A book without reviews (or unknown to the
 	// rating service) has an empty summary.
 	GetRatingSummary(context.Context, *ratingv1.GetRatingSummaryRequest) (*ratingv1.GetRatingSummaryResponse, error)
+	// SummarizeReviews returns a short summary of a book's reviews written by
+	// the chat model from the most recent reviews, cached until the book's
+	// reviews change. Without the model (down, too slow, or not configured)
+	// the summary is written from the rating histogram instead, with source
+	// STATISTICS and degraded set; it never fails because of the model. A
+	// book without reviews has an empty summary (source NONE); a book the
+	// catalog does not have (or deleted) is NotFound.
+	SummarizeReviews(context.Context, *ratingv1.SummarizeReviewsRequest) (*ratingv1.SummarizeReviewsResponse, error)
 	mustEmbedUnimplementedRatingServiceServer()
 }
 
@@ -173,6 +200,9 @@ func (UnimplementedRatingServiceServer) ListReviews(context.Context, *ratingv1.L
 }
 func (UnimplementedRatingServiceServer) GetRatingSummary(context.Context, *ratingv1.GetRatingSummaryRequest) (*ratingv1.GetRatingSummaryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetRatingSummary not implemented")
+}
+func (UnimplementedRatingServiceServer) SummarizeReviews(context.Context, *ratingv1.SummarizeReviewsRequest) (*ratingv1.SummarizeReviewsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SummarizeReviews not implemented")
 }
 func (UnimplementedRatingServiceServer) mustEmbedUnimplementedRatingServiceServer() {}
 func (UnimplementedRatingServiceServer) testEmbeddedByValue()                       {}
@@ -285,6 +315,24 @@ func _RatingService_GetRatingSummary_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RatingService_SummarizeReviews_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ratingv1.SummarizeReviewsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RatingServiceServer).SummarizeReviews(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RatingService_SummarizeReviews_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RatingServiceServer).SummarizeReviews(ctx, req.(*ratingv1.SummarizeReviewsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RatingService_ServiceDesc is the grpc.ServiceDesc for RatingService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -311,6 +359,10 @@ var RatingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetRatingSummary",
 			Handler:    _RatingService_GetRatingSummary_Handler,
+		},
+		{
+			MethodName: "SummarizeReviews",
+			Handler:    _RatingService_SummarizeReviews_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
