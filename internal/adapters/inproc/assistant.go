@@ -3,7 +3,6 @@ package inproc
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/bookworm-store/bookworm/internal/core/assistant"
 	"github.com/bookworm-store/bookworm/internal/core/basket"
@@ -85,9 +84,9 @@ func assistantBook(b *catalog.Book) assistant.Book {
 	}
 }
 
-// RatingReviewSummaries is the assistant's assistant.ReviewSummaries built
-// from the rating context's statistics alone (count, average, histogram):
-// the summary every deployment can give, with or without a chat model.
+// RatingReviewSummaries is the assistant's assistant.ReviewSummaries over
+// the rating context's SummarizeReviews: the chat model's summary of the
+// reviews when it can write one, the rating statistics in words when not.
 type RatingReviewSummaries struct {
 	svc *rating.Service
 }
@@ -95,46 +94,24 @@ type RatingReviewSummaries struct {
 var _ assistant.ReviewSummaries = (*RatingReviewSummaries)(nil)
 
 // NewRatingReviewSummaries returns review summaries from the rating
-// statistics.
+// context.
 func NewRatingReviewSummaries(svc *rating.Service) *RatingReviewSummaries {
 	return &RatingReviewSummaries{svc: svc}
 }
 
-// Summarize describes the book's ratings in a sentence.
+// Summarize returns the book's review summary and where it comes from.
 func (r *RatingReviewSummaries) Summarize(ctx context.Context, bookID string) (string, string, error) {
-	s, err := r.svc.Summary(ctx, bookID)
+	s, err := r.svc.SummarizeReviews(ctx, bookID)
 	if err != nil {
 		return "", "", err
 	}
-	return ratingsText(s), assistant.SummarySourceRatings, nil
-}
-
-// ratingsText writes a rating summary as a sentence: "3 reviews, 4.3 stars
-// of 5 on average (5 stars: 1, 4 stars: 2, 3 stars: 0, 2 stars: 0, 1 star:
-// 0)."
-func ratingsText(s rating.Summary) string {
-	n := s.Count()
-	if n == 0 {
-		return "No reviews yet."
+	switch s.Source {
+	case rating.SourceModel:
+		return s.Text, assistant.SummarySourceModel, nil
+	case rating.SourceNone:
+		return "No reviews yet.", assistant.SummarySourceRatings, nil
 	}
-	var b strings.Builder
-	noun := "reviews"
-	if n == 1 {
-		noun = "review"
-	}
-	fmt.Fprintf(&b, "%d %s, %.1f stars of 5 on average (", n, noun, s.Average())
-	for stars := len(s.Histogram); stars >= 1; stars-- {
-		unit := "stars"
-		if stars == 1 {
-			unit = "star"
-		}
-		fmt.Fprintf(&b, "%d %s: %d", stars, unit, s.Histogram[stars-1])
-		if stars > 1 {
-			b.WriteString(", ")
-		}
-	}
-	b.WriteString(").")
-	return b.String()
+	return s.Text, assistant.SummarySourceRatings, nil
 }
 
 // AssistantOrders is the assistant's assistant.Orders over the ordering
