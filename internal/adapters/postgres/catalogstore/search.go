@@ -102,12 +102,36 @@ func (s *Books) tsQueries(ctx context.Context, query string) (tsQueries, error) 
 	return tq, err
 }
 
-// windowSQL selects the matches of a window as (id, relevance): with
-// lo == "" the newest searchWindow matches below hi (a window being
-// opened), else those from lo up to hi. Exact matches rank in [1, 2),
-// corrected ones in [0, 1): ts_rank with normalisation 32 is
-// rank/(rank+1).
+// searchFirst is the mode of a search's first window, before it is known:
+// searchExact when the window is full of exact matches, else searchWords,
+// else, when that finds nothing, searchTrigrams; one statement tries them
+// in turn (see windowSQL).
+const searchFirst = -1
+
+// windowSQL selects the matches of a window as (id, relevance, mode): with
+// lo == "" the newest size matches below hi (a window being opened), else
+// those from lo up to hi. Exact matches rank in [1, 2), corrected ones in
+// [0, 1): ts_rank with normalisation 32 is rank/(rank+1). In searchFirst
+// mode it selects the window of the first mode that fits, evaluating the
+// next one only when the previous one does not (a gated UNION ALL).
 func windowSQL(mode int, tq tsQueries, f catalog.BookFilter, a *postgres.Args, w window, size int) (string, error) {
+	if mode == searchFirst {
+		var parts [3]string
+		for i, m := range []int{searchExact, searchWords, searchTrigrams} {
+			sql, err := windowSQL(m, tq, f, a, w, size)
+			if err != nil {
+				return "", err
+			}
+			parts[i] = sql
+		}
+		full := `(SELECT count(*) FROM ex) >= ` + strconv.Itoa(size)
+		return `WITH ex AS MATERIALIZED (` + parts[0] + `),
+			wd AS MATERIALIZED (` + parts[1] + `),
+			tg AS MATERIALIZED (` + parts[2] + `)
+			SELECT * FROM ex WHERE ` + full + `
+			UNION ALL SELECT * FROM wd WHERE NOT ` + full + `
+			UNION ALL SELECT * FROM tg WHERE NOT ` + full + ` AND NOT EXISTS (SELECT 1 FROM wd)`, nil
+	}
 	var rel, match string
 	switch mode {
 	case searchExact:
@@ -136,7 +160,7 @@ func windowSQL(mode int, tq tsQueries, f catalog.BookFilter, a *postgres.Args, w
 	} else {
 		limit = " LIMIT " + strconv.Itoa(size)
 	}
-	return `SELECT b.id, (` + rel + `)::float8 AS relevance
+	return `SELECT b.id, (` + rel + `)::float8 AS relevance, ` + strconv.Itoa(mode) + ` AS mode
 		  FROM catalog.books b
 		 WHERE ` + strings.Join(where, " AND ") + `
 		 ORDER BY b.id DESC` + limit, nil
@@ -217,29 +241,18 @@ func (s *Books) SearchBooks(ctx context.Context, q catalog.SearchBooksQuery) (ca
 	return page, errTable.Translate(ctx, err, "books")
 }
 
-// lexicalSearch answers a lexical search. Its first page chooses the mode:
-// searchExact when the first window is full of exact matches, else
-// searchWords, else, when that finds nothing, searchTrigrams.
+// lexicalSearch answers a lexical search; its first page chooses the mode
+// (searchFirst).
 func (s *Books) lexicalSearch(ctx context.Context, q catalog.SearchBooksQuery, query uint64, cur cursor, after bool) (catalog.SearchPage, error) {
 	tq, err := s.tsQueries(ctx, q.Query)
 	if err != nil {
 		return catalog.SearchPage{}, err
 	}
+	mode := searchFirst
 	if after {
-		page, _, err := s.search(ctx, q, query, tq, cur.Mode, cur, true)
-		return page, err
+		mode = cur.Mode
 	}
-	page, full, err := s.search(ctx, q, query, tq, searchExact, cursor{}, false)
-	if err != nil || full || tq.fuzzy == nil && len(page.Hits) > 0 {
-		return page, err
-	}
-	if tq.fuzzy != nil {
-		if page, _, err = s.search(ctx, q, query, tq, searchWords, cursor{}, false); err != nil || len(page.Hits) > 0 {
-			return page, err
-		}
-	}
-	page, _, err = s.search(ctx, q, query, tq, searchTrigrams, cursor{}, false)
-	return page, err
+	return s.search(ctx, q, query, tq, mode, cur, after)
 }
 
 // windowSize is searchWindow, or the test's.
@@ -251,10 +264,8 @@ func (s *Books) windowSize() int {
 }
 
 // search returns one page in mode, after cur when after: the rest of the
-// cursor's window, then the next windows until the page is full. full
-// reports whether the first window read was full (more matches than a
-// window holds).
-func (s *Books) search(ctx context.Context, q catalog.SearchBooksQuery, query uint64, tq tsQueries, mode int, cur cursor, after bool) (page catalog.SearchPage, full bool, err error) {
+// cursor's window, then the next windows until the page is full.
+func (s *Books) search(ctx context.Context, q catalog.SearchBooksQuery, query uint64, tq tsQueries, mode int, cur cursor, after bool) (page catalog.SearchPage, err error) {
 	size := s.windowSize()
 	type hit struct {
 		catalog.SearchHit
@@ -271,51 +282,48 @@ func (s *Books) search(ctx context.Context, q catalog.SearchBooksQuery, query ui
 		a := postgres.Args{}
 		win, err := windowSQL(mode, tq, q.Filter, &a, w, size)
 		if err != nil {
-			return catalog.SearchPage{}, false, err
+			return catalog.SearchPage{}, err
 		}
 		keyset := ""
 		if after && first {
 			keyset = "WHERE (w.relevance, w.id) < (" + a.Add(cur.Float) + ", " + a.Add(cur.ID) + "::uuid)"
 		}
 		sql := `WITH win AS (` + win + `)
-			SELECT ` + bookColumns + `, b.relevance, (SELECT count(*) FROM win), (SELECT id::text FROM win ORDER BY id LIMIT 1)
-			  FROM (SELECT ` + bookRowColumns + `, w.relevance FROM win w JOIN catalog.books b ON b.id = w.id ` + keyset + `
+			SELECT ` + bookColumns + `, b.relevance, b.mode, (SELECT count(*) FROM win), (SELECT id::text FROM win ORDER BY id LIMIT 1)
+			  FROM (SELECT ` + bookRowColumns + `, w.relevance, w.mode FROM win w JOIN catalog.books b ON b.id = w.id ` + keyset + `
 			         ORDER BY w.relevance DESC, w.id DESC LIMIT ` + a.Add(q.PageSize+1-len(hits)) + `) b` + bookJoins + `
 			 ORDER BY b.relevance DESC, b.id DESC`
 		// Planned with the values (an unnamed statement each time), so
 		// that the planner sees how common the query's words are.
 		rows, err := s.pool.Query(ctx, sql, append([]any{pgx.QueryExecModeCacheDescribe}, a...)...)
 		if err != nil {
-			return catalog.SearchPage{}, false, err
+			return catalog.SearchPage{}, err
 		}
 		var (
-			n  int
-			lo *string
+			n, m int
+			lo   *string
 		)
 		opening := w.lo == ""
 		got := 0
 		for rows.Next() {
 			var rel float64
-			b, err := scanBook(rows, &rel, &n, &lo)
+			b, err := scanBook(rows, &rel, &m, &n, &lo)
 			if err != nil {
 				rows.Close()
-				return catalog.SearchPage{}, false, err
+				return catalog.SearchPage{}, err
 			}
 			got++
 			hits = append(hits, hit{SearchHit: catalog.SearchHit{Book: b, Relevance: rel}})
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return catalog.SearchPage{}, false, err
+			return catalog.SearchPage{}, err
 		}
 		if opening {
 			if got == 0 { // an empty window: no match below hi
 				w.last = true
 			} else {
-				w.lo, w.last = *lo, n < size
-			}
-			if first && !after {
-				full = n >= size
+				w.lo, w.last, mode = *lo, n < size, m
 			}
 		}
 		for i := len(hits) - got; i < len(hits); i++ {
@@ -335,5 +343,5 @@ func (s *Books) search(ctx context.Context, q catalog.SearchBooksQuery, query ui
 		}
 		page.Hits = append(page.Hits, h.SearchHit)
 	}
-	return page, full, nil
+	return page, nil
 }

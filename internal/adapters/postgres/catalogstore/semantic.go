@@ -140,11 +140,7 @@ func (s *Books) rankSemantic(ctx context.Context, q catalog.SearchBooksQuery, qu
 		if err != nil {
 			return catalog.SearchPage{}, err
 		}
-		lexMode := searchWords
-		if tq.fuzzy == nil {
-			lexMode = searchExact
-		}
-		win, err := windowSQL(lexMode, tq, q.Filter, &a, window{}, max(s.windowSize(), hybridDepth))
+		win, err := windowSQL(searchWords, tq, q.Filter, &a, window{}, max(s.windowSize(), hybridDepth))
 		if err != nil {
 			return catalog.SearchPage{}, err
 		}
@@ -165,26 +161,24 @@ func (s *Books) rankSemantic(ctx context.Context, q catalog.SearchBooksQuery, qu
 		         ORDER BY f.relevance DESC, f.id DESC LIMIT ` + a.Add(q.PageSize+1) + `) b` + bookJoins + `
 		 ORDER BY b.relevance DESC, b.id DESC`
 
-	var page catalog.SearchPage
-	err := postgres.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		// HNSW returns at most ef_search rows unless it may scan on
-		// (pgvector 0.8); strict order keeps the keyset exact. ef_search
-		// is the rows the query needs: a longer candidate list buys a
-		// little recall for distance computations on every search, and
-		// the scan goes on (iteratively) while the query wants more.
-		if _, err := tx.Exec(ctx, `SELECT set_config('hnsw.iterative_scan', 'strict_order', true),
-			set_config('hnsw.ef_search', $1, true), set_config('hnsw.max_scan_tuples', '50000', true)`,
-			strconv.Itoa(max(ef, 40))); err != nil {
-			return err
-		}
-		// Planned with the values: the lexical list of hybrid search
-		// depends on how common the query's words are (see search).
-		rows, err := tx.Query(ctx, sql, append([]any{pgx.QueryExecModeCacheDescribe}, a...)...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		var last cursor
+	// One round trip: the settings and the query in one pipeline, which
+	// Postgres runs as one implicit transaction, so the local settings hold
+	// for the query and end with it. HNSW returns at most ef_search rows
+	// unless it may scan on (pgvector 0.8); strict order keeps the keyset
+	// exact. ef_search is the rows the query needs: a longer candidate list
+	// buys a little recall for distance computations on every search, and
+	// the scan goes on (iteratively) while the query wants more. Custom
+	// plans: the lexical list of hybrid search is planned for how common
+	// the query's words are (see search).
+	batch := &pgx.Batch{}
+	batch.Queue(`SELECT set_config('hnsw.iterative_scan', 'strict_order', true), set_config('hnsw.ef_search', $1, true),
+		set_config('hnsw.max_scan_tuples', '50000', true), set_config('plan_cache_mode', 'force_custom_plan', true)`,
+		strconv.Itoa(max(ef, 40)))
+	var (
+		page catalog.SearchPage
+		last cursor
+	)
+	batch.Queue(sql, a...).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			if len(page.Hits) == q.PageSize {
 				page.NextPageToken = last.encode()
@@ -200,7 +194,10 @@ func (s *Books) rankSemantic(ctx context.Context, q catalog.SearchBooksQuery, qu
 		}
 		return rows.Err()
 	})
-	return page, err
+	if err := s.pool.SendBatch(ctx, batch).Close(); err != nil {
+		return catalog.SearchPage{}, err
+	}
+	return page, nil
 }
 
 var _ catalog.SimilarBooks = (*Books)(nil)
