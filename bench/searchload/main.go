@@ -398,6 +398,7 @@ func load(args []string) error {
 	warm := fs.Duration("warmup", 3*time.Second, "unmeasured run before each measured one")
 	conns := fs.Int("conns", 8, "connections")
 	seed := fs.Uint64("seed", 1, "seed of the query texts")
+	only := fs.String("modes", "lexical,semantic,hybrid", "search modes to run, after the ceiling")
 	_ = fs.Parse(args)
 	ctx := context.Background()
 	db, err := pgx.Connect(ctx, *dbURL)
@@ -426,6 +427,9 @@ func load(args []string) error {
 		{"SearchBooks semantic", "SEARCH_MODE_SEMANTIC"},
 		{"SearchBooks hybrid", "SEARCH_MODE_HYBRID"},
 	} {
+		if m.mode != "" && !slices.Contains(strings.Split(*only, ","), strings.ToLower(strings.TrimPrefix(m.mode, "SEARCH_MODE_"))) {
+			continue
+		}
 		run(m.name, *url, clients, *warm, g, m.mode)
 		g.mu.Lock()
 		g.broad, g.sent = nil, map[string]int{}

@@ -46,7 +46,7 @@ const (
 // relevance, and then ranks the next searchWindow older matches, and so
 // on. Each page token carries the id bounds of its window, so windows
 // partition the matches: every match is on exactly one page.
-const searchWindow = 400
+const searchWindow = 200
 
 // Lexicon lookups: each query word is replaced by up to lexiconAlternatives
 // nearest words of at least lexiconSimilarity (pg_trgm similarity, 0..1).
