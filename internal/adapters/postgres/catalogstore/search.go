@@ -288,10 +288,14 @@ func (s *Books) search(ctx context.Context, q catalog.SearchBooksQuery, query ui
 		if after && first {
 			keyset = "WHERE (w.relevance, w.id) < (" + a.Add(cur.Float) + ", " + a.Add(cur.ID) + "::uuid)"
 		}
+		// The page's rows are chosen before they are joined with the
+		// books, so that the join reads a page of books by primary key
+		// whatever the planner thinks of the window's size.
 		sql := `WITH win AS (` + win + `)
 			SELECT ` + bookColumns + `, b.relevance, b.mode, (SELECT count(*) FROM win), (SELECT id::text FROM win ORDER BY id LIMIT 1)
-			  FROM (SELECT ` + bookRowColumns + `, w.relevance, w.mode FROM win w JOIN catalog.books b ON b.id = w.id ` + keyset + `
-			         ORDER BY w.relevance DESC, w.id DESC LIMIT ` + a.Add(q.PageSize+1-len(hits)) + `) b` + bookJoins + `
+			  FROM (SELECT ` + bookRowColumns + `, w.relevance, w.mode
+			          FROM (SELECT * FROM win w ` + keyset + ` ORDER BY w.relevance DESC, w.id DESC LIMIT ` + a.Add(q.PageSize+1-len(hits)) + `) w
+			          JOIN catalog.books b ON b.id = w.id) b` + bookJoins + `
 			 ORDER BY b.relevance DESC, b.id DESC`
 		// Planned with the values (an unnamed statement each time), so
 		// that the planner sees how common the query's words are.

@@ -157,8 +157,9 @@ func (s *Books) rankSemantic(ctx context.Context, q catalog.SearchBooksQuery, qu
 		keyset = "WHERE (f.relevance, f.id) < (" + a.Add(cur.Float) + ", " + a.Add(cur.ID) + "::uuid)"
 	}
 	sql := `SELECT ` + bookColumns + `, b.relevance
-		  FROM (SELECT b.*, f.relevance FROM (` + ranked + `) f JOIN catalog.books b ON b.id = f.id ` + keyset + `
-		         ORDER BY f.relevance DESC, f.id DESC LIMIT ` + a.Add(q.PageSize+1) + `) b` + bookJoins + `
+		  FROM (SELECT ` + bookRowColumns + `, f.relevance
+		          FROM (SELECT * FROM (` + ranked + `) f ` + keyset + ` ORDER BY f.relevance DESC, f.id DESC LIMIT ` + a.Add(q.PageSize+1) + `) f
+		          JOIN catalog.books b ON b.id = f.id) b` + bookJoins + `
 		 ORDER BY b.relevance DESC, b.id DESC`
 
 	// One round trip: the settings and the query in one pipeline, which
