@@ -21,7 +21,7 @@ db=bookworm_bench_search_$$
 model=bench-double
 work=$(mktemp -d)
 go build -o "$work/bookworm" ./cmd/server
-go build -o "$work/searchload" ./bench/searchload
+go test -c -o "$work/searchload" ./bench/searchload
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done

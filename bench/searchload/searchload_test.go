@@ -1,5 +1,7 @@
-// Command searchload is the search benchmark's toolbox; bench/search.sh runs
-// it against a fresh server on a seeded catalogue.
+// Package searchload is the search benchmark's toolbox, a test binary (it
+// serves the Ollama double, a test helper, which code that ships never
+// imports): bench/search.sh builds it with `go test -c` and runs it against a
+// fresh server on a seeded catalogue.
 //
 //	searchload double --addr 127.0.0.1:PORT      serve the Ollama double (internal/adapters/ollama/ollamatest)
 //	searchload embed --db URL --model NAME        store the double's embedding of every live book, in bulk
@@ -16,7 +18,7 @@
 // some misspelt or quoted. It prints requests/s and p50/p95/p99 per run,
 // each beside the ceiling, and the share of the books a sample of the broad
 // texts matches.
-package main
+package searchload
 
 import (
 	"bytes"
@@ -36,6 +38,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -46,10 +49,11 @@ import (
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
 )
 
-func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: searchload double|embed|load [flags]")
-		os.Exit(2)
+// TestMain runs the subcommand named by the first argument, or the (no)
+// tests when there is none.
+func TestMain(m *testing.M) {
+	if len(os.Args) < 2 || strings.HasPrefix(os.Args[1], "-") {
+		os.Exit(m.Run())
 	}
 	var err error
 	switch os.Args[1] {
