@@ -5,19 +5,14 @@
 // token on every call. `go test ./e2e/...` starts the server and runs this.
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { randomInt, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 
-import { create } from "@bufbuild/protobuf";
 import { BinaryReader } from "@bufbuild/protobuf/wire";
 import { Code, ConnectError, createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import {
-  Availability,
-  BookOrderField,
-  CatalogService,
-  MoneySchema,
-  type Money,
-} from "@bookworm/sdk";
+import { Availability, BookOrderField, CatalogService } from "@bookworm/sdk";
+
+import { eur, randomIsbn, rejects, tok } from "./support.js";
 
 const baseUrl = process.env.BOOKWORM_URL ?? "";
 if (baseUrl === "") {
@@ -48,31 +43,6 @@ const transports: Record<string, Transport> = {
   "gRPC over HTTP/2": createGrpcTransport({ baseUrl, sessionManager: http2Session, interceptors: [bearer] }),
 };
 
-/** A random upper-case token, unique enough for names in a shared catalog. */
-function tok(n = 10): string {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-  let s = "";
-  for (let i = 0; i < n; i++) s += alphabet[randomInt(alphabet.length)];
-  return s;
-}
-
-/** A random ISBN-13 with a valid check digit, digits only. */
-function randomIsbn(): string {
-  let d = "978";
-  while (d.length < 12) d += String(randomInt(10));
-  let sum = 0;
-  for (let i = 0; i < 12; i++) sum += Number(d[i]) * (i % 2 === 1 ? 3 : 1);
-  return d + String((10 - (sum % 10)) % 10);
-}
-
-function eur(cents: number): Money {
-  return create(MoneySchema, {
-    currencyCode: "EUR",
-    units: BigInt(Math.trunc(cents / 100)),
-    nanos: (cents % 100) * 10_000_000,
-  });
-}
-
 /**
  * The field paths of the google.rpc.BadRequest details of err. The SDK does
  * not ship googleapis types, so the two fields needed are read by hand:
@@ -99,17 +69,6 @@ function violatedFields(err: ConnectError): string[] {
     }
   }
   return fields;
-}
-
-async function rejects(p: Promise<unknown>, code: Code): Promise<ConnectError> {
-  try {
-    await p;
-  } catch (e) {
-    const err = ConnectError.from(e);
-    assert.equal(err.code, code, `got ${Code[err.code]} (${err.rawMessage}), want ${Code[code]}`);
-    return err;
-  }
-  assert.fail(`call succeeded, want ${Code[code]}`);
 }
 
 for (const [name, transport] of Object.entries(transports)) {

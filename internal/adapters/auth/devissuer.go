@@ -155,11 +155,23 @@ func mint(key *ecdsa.PrivateKey, kid, issuer, audience, sub string, roles []stri
 		Expiry:    jwt.NewNumericDate(now.Add(ttl)),
 	}).Claims(map[string]any{
 		"typ":                "Bearer",
+		"email":              DevEmail(sub),
 		"name":               sub,
 		"preferred_username": sub,
 		"scope":              "openid",
 		"realm_access":       map[string]any{"roles": roles},
 	}).Serialize()
+}
+
+// DevEmail is the email address of a development token's user: sub when it
+// is an address, else sub at bookworm.localhost (a name that never leaves
+// the machine; the Mailpit of the README takes any). Without one the
+// notification context could not write to the buyer of a development order.
+func DevEmail(sub string) string {
+	if strings.Contains(sub, "@") {
+		return sub
+	}
+	return sub + "@bookworm.localhost"
 }
 
 // LoadOrCreateDevKey reads the ECDSA P-256 key in PKCS #8 PEM form from

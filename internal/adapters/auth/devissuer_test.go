@@ -65,6 +65,19 @@ func TestDevKeyFileConcurrentCreation(t *testing.T) {
 	}
 }
 
+// TestDevEmail: a development user has an address, so that orders placed
+// with a development token get their emails.
+func TestDevEmail(t *testing.T) {
+	for sub, want := range map[string]string{
+		"reader-1":         "reader-1@bookworm.localhost",
+		"ada@example.test": "ada@example.test",
+	} {
+		if got := DevEmail(sub); got != want {
+			t.Errorf("DevEmail(%q) = %q, want %q", sub, got, want)
+		}
+	}
+}
+
 // TestDevIssuerEndToEnd serves the development issuer over HTTP and checks
 // that a token from MintDevToken (the dev-token subcommand) passes the same
 // verifier a real issuer's would: discovery, JWKS and all.
@@ -103,7 +116,7 @@ func TestDevIssuerEndToEnd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.Subject != "dev-admin" || !p.HasRole("admin") {
+			if p.Subject != "dev-admin" || !p.HasRole("admin") || p.Email != "dev-admin@bookworm.localhost" || p.Name != "dev-admin" {
 				t.Fatalf("principal = %+v", p)
 			}
 			// A token for another audience or from another base URL is refused.

@@ -11,7 +11,10 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/assistant/v1/assistantv1connect"
+	"github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/basket/v1/basketv1connect"
 	"github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/catalog/v1/catalogv1connect"
+	"github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/ordering/v1/orderingv1connect"
 	"github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/rating/v1/ratingv1connect"
 )
 
@@ -87,6 +90,30 @@ func NewRatingClient(baseURL string, opts ...Option) ratingv1connect.RatingServi
 	return ratingv1connect.NewRatingServiceClient(client, url, copts...)
 }
 
+// NewBasketClient returns a client of bookworm.basket.v1.BasketService (the
+// signed-in caller's own basket: give it WithToken) at baseURL, configured
+// as NewCatalogClient's.
+func NewBasketClient(baseURL string, opts ...Option) basketv1connect.BasketServiceClient {
+	client, url, copts := build(baseURL, opts)
+	return basketv1connect.NewBasketServiceClient(client, url, copts...)
+}
+
+// NewOrderingClient returns a client of bookworm.ordering.v1.OrderingService
+// at baseURL, configured as NewCatalogClient's. Its token reaches the
+// WatchOrder stream too.
+func NewOrderingClient(baseURL string, opts ...Option) orderingv1connect.OrderingServiceClient {
+	client, url, copts := build(baseURL, opts)
+	return orderingv1connect.NewOrderingServiceClient(client, url, copts...)
+}
+
+// NewAssistantClient returns a client of bookworm.assistant.v1.AssistantService
+// at baseURL, configured as NewCatalogClient's. Its token reaches the Chat
+// stream too.
+func NewAssistantClient(baseURL string, opts ...Option) assistantv1connect.AssistantServiceClient {
+	client, url, copts := build(baseURL, opts)
+	return assistantv1connect.NewAssistantServiceClient(client, url, copts...)
+}
+
 // build turns opts into what a generated client constructor takes.
 func build(baseURL string, opts []Option) (connect.HTTPClient, string, []connect.ClientOption) {
 	def := DefaultRetryPolicy()
@@ -134,17 +161,54 @@ func defaultHTTPClient(baseURL string, needH2 bool) *http.Client {
 	return &http.Client{Transport: &http.Transport{Protocols: &protocols}}
 }
 
-func bearer(source func(context.Context) (string, error)) connect.UnaryInterceptorFunc {
-	return func(next connect.UnaryFunc) connect.UnaryFunc {
-		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-			token, err := source(ctx)
-			if err != nil {
-				return nil, connect.NewError(connect.CodeUnauthenticated, err)
-			}
-			if token != "" {
-				req.Header().Set("Authorization", "Bearer "+token)
-			}
-			return next(ctx, req)
+// bearer sets the Authorization header on every call: unary calls and
+// streams (WatchOrder, Chat) alike.
+type bearer func(context.Context) (string, error)
+
+// WrapUnary implements connect.Interceptor.
+func (b bearer) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		token, err := b(ctx)
+		if err != nil {
+			return nil, connect.NewError(connect.CodeUnauthenticated, err)
 		}
+		if token != "" {
+			req.Header().Set("Authorization", "Bearer "+token)
+		}
+		return next(ctx, req)
 	}
 }
+
+// WrapStreamingClient implements connect.Interceptor: the token is asked
+// for when the stream opens; a token source that fails ends the stream
+// with Unauthenticated before anything is sent.
+func (b bearer) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
+		conn := next(ctx, spec)
+		token, err := b(ctx)
+		if err != nil {
+			return &failedStream{StreamingClientConn: conn, err: connect.NewError(connect.CodeUnauthenticated, err)}
+		}
+		if token != "" {
+			conn.RequestHeader().Set("Authorization", "Bearer "+token)
+		}
+		return conn
+	}
+}
+
+// WrapStreamingHandler implements connect.Interceptor (a client option: unused).
+func (b bearer) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return next
+}
+
+// failedStream is a stream whose token could not be had: it sends nothing
+// and answers err.
+type failedStream struct {
+	connect.StreamingClientConn
+	err error
+}
+
+func (f *failedStream) Send(any) error       { return f.err }
+func (f *failedStream) Receive(any) error    { return f.err }
+func (f *failedStream) CloseRequest() error  { return nil }
+func (f *failedStream) CloseResponse() error { return nil }
