@@ -24,6 +24,9 @@ type Books struct {
 	pool *pgxpool.Pool
 	// embeddings remembers whether books have embeddings (semantic.go).
 	embeddings sync.Map
+	// window is the lexical search window, searchWindow when 0 (tests
+	// make it small).
+	window int
 }
 
 var _ catalog.Books = (*Books)(nil)

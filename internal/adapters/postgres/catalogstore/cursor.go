@@ -23,8 +23,13 @@ type cursor struct {
 	Int   int64   `json:"n,omitempty"`
 	Float float64 `json:"f,omitempty"`
 	ID    string  `json:"i"`
-	// Mode is how a search matched (searchWords, searchTrigrams).
+	// Mode is how a search matched (searchWords, searchTrigrams, ...).
 	Mode int `json:"m,omitempty"`
+	// Hi, Lo and Last are the window of a lexical search the row is in
+	// (see searchWindow).
+	Hi   string `json:"h,omitempty"`
+	Lo   string `json:"l,omitempty"`
+	Last bool   `json:"e,omitempty"`
 }
 
 // encode returns the token: base64url of the JSON. JSON writes a float64
@@ -42,6 +47,7 @@ func decodeCursor(token string, query uint64) (c cursor, ok bool, err error) {
 	// be a parameter, and integer keys beyond postgres.MaxTokenKey are no
 	// price and no time Postgres can hold.
 	if err := postgres.DecodeToken(token, &c); err != nil || c.Query != query || !coreid.Valid(c.ID) ||
+		c.Hi != "" && !coreid.Valid(c.Hi) || c.Lo != "" && !coreid.Valid(c.Lo) ||
 		strings.IndexByte(c.Text, 0) >= 0 || c.Int > postgres.MaxTokenKey || c.Int < -postgres.MaxTokenKey {
 		return cursor{}, false, postgres.ErrPageToken
 	}

@@ -171,5 +171,10 @@ func seedBooks(ctx context.Context, tx pgx.Tx, books []*catalog.Book, categories
 		gin_clean_pending_list('catalog.books_search_text_idx'::regclass)`); err != nil {
 		return 0, err
 	}
+	// And statistics of the search documents just written: searches are
+	// planned by how common their words are (see searchWindow).
+	if _, err := tx.Exec(ctx, `ANALYZE catalog.books`); err != nil {
+		return 0, err
+	}
 	return len(added), nil
 }

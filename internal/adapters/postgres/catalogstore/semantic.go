@@ -87,10 +87,7 @@ func (s *Books) semanticSearch(ctx context.Context, q catalog.SearchBooksQuery, 
 		if after {
 			return catalog.SearchPage{}, true, failure.ErrUnavailable
 		}
-		page, err := s.search(ctx, q, query, searchWords, cursor{}, false)
-		if err == nil && len(page.Hits) == 0 {
-			page, err = s.search(ctx, q, query, searchTrigrams, cursor{}, false)
-		}
+		page, err := s.lexicalSearch(ctx, q, query, cursor{}, false)
 		page.Mode, page.Degraded = catalog.SearchLexical, catalog.DegradedNotEmbedded
 		return page, true, err
 	}
@@ -130,27 +127,27 @@ func (s *Books) rankSemantic(ctx context.Context, q catalog.SearchBooksQuery, qu
 	var (
 		a      postgres.Args
 		ranked string
+		ef     = hybridDepth // the nearest neighbours a query needs
 	)
 	switch mode {
 	case searchSemantic:
 		// Cosine similarity: 1 - cosine distance.
-		ranked = `SELECT s.id, 1 - s.dist AS relevance FROM (` + semanticSQL(q, &a, cur, after, q.PageSize+1+tieSlack) + `) s`
+		ef = q.PageSize + 1 + tieSlack
+		ranked = `SELECT s.id, 1 - s.dist AS relevance FROM (` + semanticSQL(q, &a, cur, after, ef) + `) s`
 	case searchHybrid:
-		a = postgres.Args{q.Query}
-		words, excluded, _ := queryTerms(q.Query)
-		a.Add(words)
-		var not strings.Builder
-		for _, w := range excluded {
-			not.WriteString(" & !" + w)
+		// The lexical list is the best hybridDepth of the first window.
+		tq, err := s.tsQueries(ctx, q.Query)
+		if err != nil {
+			return catalog.SearchPage{}, err
 		}
-		a.Add(not.String())
-		lexical := searchWordsSQL + strings.Join(filterSQL(q.Filter, &a), " AND ") + `
-			),
-			lex AS (SELECT h.id, row_number() OVER (ORDER BY h.relevance DESC, h.id DESC) AS r
-			          FROM hits h ORDER BY h.relevance DESC, h.id DESC LIMIT ` + strconv.Itoa(hybridDepth) + `),
-			sem AS (SELECT v.id, row_number() OVER (ORDER BY v.dist, v.id) AS r FROM (` + semanticSQL(q, &a, cursor{}, false, hybridDepth) + `) v)`
+		win, err := windowSQL(searchWords, tq, q.Filter, &a, window{}, max(s.windowSize(), hybridDepth))
+		if err != nil {
+			return catalog.SearchPage{}, err
+		}
 		k := strconv.Itoa(rrfK)
-		ranked = lexical + `
+		ranked = `WITH lex AS (SELECT h.id, row_number() OVER (ORDER BY h.relevance DESC, h.id DESC) AS r
+			          FROM (` + win + `) h ORDER BY h.relevance DESC, h.id DESC LIMIT ` + strconv.Itoa(hybridDepth) + `),
+			sem AS (SELECT v.id, row_number() OVER (ORDER BY v.dist, v.id) AS r FROM (` + semanticSQL(q, &a, cursor{}, false, hybridDepth) + `) v)
 			SELECT coalesce(l.id, v.id) AS id,
 			       (coalesce(1.0 / (` + k + ` + l.r), 0) + coalesce(1.0 / (` + k + ` + v.r), 0))::float8 AS relevance
 			  FROM lex l FULL JOIN sem v ON v.id = l.id`
@@ -160,24 +157,29 @@ func (s *Books) rankSemantic(ctx context.Context, q catalog.SearchBooksQuery, qu
 		keyset = "WHERE (f.relevance, f.id) < (" + a.Add(cur.Float) + ", " + a.Add(cur.ID) + "::uuid)"
 	}
 	sql := `SELECT ` + bookColumns + `, b.relevance
-		  FROM (SELECT b.*, f.relevance FROM (` + ranked + `) f JOIN catalog.books b ON b.id = f.id ` + keyset + `
-		         ORDER BY f.relevance DESC, f.id DESC LIMIT ` + a.Add(q.PageSize+1) + `) b` + bookJoins + `
+		  FROM (SELECT ` + bookRowColumns + `, f.relevance
+		          FROM (SELECT * FROM (` + ranked + `) f ` + keyset + ` ORDER BY f.relevance DESC, f.id DESC LIMIT ` + a.Add(q.PageSize+1) + `) f
+		          JOIN catalog.books b ON b.id = f.id) b` + bookJoins + `
 		 ORDER BY b.relevance DESC, b.id DESC`
 
-	var page catalog.SearchPage
-	err := postgres.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		// HNSW returns at most ef_search rows unless it may scan on
-		// (pgvector 0.8); strict order keeps the keyset exact.
-		if _, err := tx.Exec(ctx, `SELECT set_config('hnsw.iterative_scan', 'strict_order', true),
-			set_config('hnsw.ef_search', '200', true), set_config('hnsw.max_scan_tuples', '50000', true)`); err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, sql, a...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		var last cursor
+	// One round trip: the settings and the query in one pipeline, which
+	// Postgres runs as one implicit transaction, so the local settings hold
+	// for the query and end with it. HNSW returns at most ef_search rows
+	// unless it may scan on (pgvector 0.8); strict order keeps the keyset
+	// exact. ef_search is the rows the query needs: a longer candidate list
+	// buys a little recall for distance computations on every search, and
+	// the scan goes on (iteratively) while the query wants more. Custom
+	// plans: the lexical list of hybrid search is planned for how common
+	// the query's words are (see search).
+	batch := &pgx.Batch{}
+	batch.Queue(`SELECT set_config('hnsw.iterative_scan', 'strict_order', true), set_config('hnsw.ef_search', $1, true),
+		set_config('hnsw.max_scan_tuples', '50000', true), set_config('plan_cache_mode', 'force_custom_plan', true)`,
+		strconv.Itoa(max(ef, 40)))
+	var (
+		page catalog.SearchPage
+		last cursor
+	)
+	batch.Queue(sql, a...).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			if len(page.Hits) == q.PageSize {
 				page.NextPageToken = last.encode()
@@ -193,7 +195,10 @@ func (s *Books) rankSemantic(ctx context.Context, q catalog.SearchBooksQuery, qu
 		}
 		return rows.Err()
 	})
-	return page, err
+	if err := s.pool.SendBatch(ctx, batch).Close(); err != nil {
+		return catalog.SearchPage{}, err
+	}
+	return page, nil
 }
 
 var _ catalog.SimilarBooks = (*Books)(nil)
