@@ -56,36 +56,61 @@ SELECT pg_notify('` + Channel + `', '')`
 // notifies the relay (pg_notify on Channel), which Postgres delivers
 // once per transaction at commit however many times it is called.
 func Enqueue(ctx context.Context, tx pgx.Tx, source string, msgs ...proto.Message) error {
+	args, types, err := enqueueArgs(ctx, source, msgs)
+	if err != nil || args == nil {
+		return err
+	}
+	// Without a deployment row the source is NULL, which the table
+	// refuses: no event leaves without its deployment's identity.
+	if _, err := tx.Exec(ctx, enqueueSQL, args...); err != nil {
+		return fmt.Errorf("outbox: enqueue %s: %w", strings.Join(types, ", "), err)
+	}
+	return nil
+}
+
+// EnqueueBatch queues on b the statement with which Enqueue writes msgs,
+// so that a store sends it with its own writes in one round trip. b must
+// be sent in the transaction of the change the events announce (tx.SendBatch)
+// and its results read to the end: the statement's error, should it fail,
+// is the batch's. It does what Enqueue does otherwise, the notification of
+// the relay included.
+func EnqueueBatch(ctx context.Context, b *pgx.Batch, source string, msgs ...proto.Message) error {
+	args, _, err := enqueueArgs(ctx, source, msgs)
+	if err != nil || args == nil {
+		return err
+	}
+	b.Queue(enqueueSQL, args...)
+	return nil
+}
+
+// enqueueArgs are the arguments of enqueueSQL for msgs, and their types;
+// nil when there are no messages.
+func enqueueArgs(ctx context.Context, source string, msgs []proto.Message) (args []any, types []string, err error) {
 	if len(msgs) == 0 {
-		return nil
+		return nil, nil, nil
 	}
 	if source == "" || strings.Contains(source, "/") {
-		return fmt.Errorf("outbox: event source %q: want a context name", source)
+		return nil, nil, fmt.Errorf("outbox: event source %q: want a context name", source)
 	}
 	ids := make([]string, len(msgs))
-	types := make([]string, len(msgs))
+	types = make([]string, len(msgs))
 	data := make([][]byte, len(msgs))
 	for i, e := range msgs {
 		if e == nil {
-			return errors.New("outbox: nil event")
+			return nil, nil, errors.New("outbox: nil event")
 		}
 		id, err := uuid.NewV7()
 		if err != nil {
-			return fmt.Errorf("outbox: event id: %w", err)
+			return nil, nil, fmt.Errorf("outbox: event id: %w", err)
 		}
 		ids[i] = id.String()
 		types[i] = string(e.ProtoReflect().Descriptor().FullName())
 		if data[i], err = proto.Marshal(e); err != nil {
-			return fmt.Errorf("outbox: marshal %s: %w", types[i], err)
+			return nil, nil, fmt.Errorf("outbox: marshal %s: %w", types[i], err)
 		}
 	}
 	traceparent, tracestate := events.TraceContext(ctx)
-	// Without a deployment row the source is NULL, which the table
-	// refuses: no event leaves without its deployment's identity.
-	if _, err := tx.Exec(ctx, enqueueSQL, ids, types, source, time.Now().UTC(), traceparent, tracestate, data); err != nil {
-		return fmt.Errorf("outbox: enqueue %s: %w", strings.Join(types, ", "), err)
-	}
-	return nil
+	return []any{ids, types, source, time.Now().UTC(), traceparent, tracestate, data}, types, nil
 }
 
 // Deployment returns the identity of the deployment whose database pool
