@@ -112,10 +112,11 @@ func (s *Stock) Update(ctx context.Context, orderID string, bookIDs []string, fn
 	if tx, ok := s.db.(pgx.Tx); ok {
 		// The caller's transaction (the consumer's inbox): no savepoint,
 		// since nothing is written before fn has decided, and a failed
-		// write fails the caller's transaction, which then rolls back.
+		// write fails the caller's transaction, which then rolls back. The
+		// caller wakes the relays after its commit (HandleOnce does).
 		err = update(tx)
 	} else {
-		err = postgres.InTx(ctx, s.db, update)
+		err = outbox.WriteThenNotify(ctx, s.db, update, outbox.RelayNote)
 	}
 	if fnErr != nil {
 		return fnErr

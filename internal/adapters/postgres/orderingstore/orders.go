@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
+	"github.com/bookworm-store/bookworm/internal/adapters/postgres/outbox"
 	"github.com/bookworm-store/bookworm/internal/core/failure"
 	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 	"github.com/bookworm-store/bookworm/internal/core/ordering"
@@ -23,8 +24,9 @@ import (
 const Channel = "bookworm_ordering"
 
 // Orders is ordering.OrderStore on PostgreSQL. Every write commits, in one
-// transaction, the order, the new entries of its history, the events of the
-// change in the outbox and a notification on Channel.
+// transaction sent as one batch, the order, the new entries of its history
+// and the events of the change in the outbox; then it notifies Channel (and
+// the relays) in a statement of its own.
 type Orders struct {
 	db postgres.DB
 }
@@ -74,7 +76,7 @@ func (s *Orders) Create(ctx context.Context, o *ordering.Order, evs []ordering.E
 	// inserted (a racing request with the same id won), everything queued
 	// after it is rolled back with the transaction.
 	created := false
-	err = postgres.InTx(ctx, s.db, func(tx pgx.Tx) error {
+	err = outbox.WriteThenNotify(ctx, s.db, func(tx pgx.Tx) error {
 		return sendWrite(ctx, tx, b, func(tag pgconn.CommandTag) error {
 			if tag.RowsAffected() == 0 {
 				return errNotCreated
@@ -82,7 +84,7 @@ func (s *Orders) Create(ctx context.Context, o *ordering.Order, evs []ordering.E
 			created = true
 			return nil
 		})
-	})
+	}, notes(snap.ID, snap.Version, evs)...)
 	if errors.Is(err, errNotCreated) {
 		err = nil
 	}
@@ -101,8 +103,8 @@ func (s *Orders) Create(ctx context.Context, o *ordering.Order, evs []ordering.E
 var errNotCreated = errors.New("ordering store: the request's order exists")
 
 // queueWrite queues on b, after the statement that writes the order row,
-// the rest of a change: the history entries after version after, the
-// change's events in the outbox and the announcement to watchers.
+// the rest of a change: the history entries after version after and the
+// change's events in the outbox.
 func queueWrite(ctx context.Context, b *pgx.Batch, id string, version int64, h []ordering.HistoryEntry, after int64, evs []ordering.Event) error {
 	var (
 		versions       []int64
@@ -123,11 +125,19 @@ func queueWrite(ctx context.Context, b *pgx.Batch, id string, version int64, h [
 			SELECT $1, * FROM unnest($2::bigint[], $3::timestamptz[], $4::smallint[], $5::text[], $6::smallint[], $7::smallint[], $8::text[])`,
 			id, versions, times, kinds, actors, fs, ts, reason)
 	}
-	if err := enqueue(ctx, b, evs); err != nil {
-		return err
+	return enqueue(ctx, b, evs)
+}
+
+// notes are the notifications of a committed change: to watchers on
+// Channel, and to the relays when it enqueued events. They go out after
+// the commit (outbox.WriteThenNotify says why); Feed reloads its watchers
+// periodically should one be lost.
+func notes(id string, version int64, evs []ordering.Event) []outbox.Note {
+	ns := []outbox.Note{{Channel: Channel, Payload: id + ":" + strconv.FormatInt(version, 10)}}
+	if len(evs) > 0 {
+		ns = append(ns, outbox.RelayNote)
 	}
-	b.Queue(`SELECT pg_notify($1, $2)`, Channel, id+":"+strconv.FormatInt(version, 10))
-	return nil
+	return ns
 }
 
 // sendWrite sends the batch of a change in tx and reads every result;
@@ -281,14 +291,14 @@ func (s *Orders) Update(ctx context.Context, id string, update func(*ordering.Or
 	if err := queueWrite(ctx, b, id, after.Version, after.History, before.Version, evs); err != nil {
 		return nil, err
 	}
-	err = postgres.InTx(ctx, s.db, func(tx pgx.Tx) error {
+	err = outbox.WriteThenNotify(ctx, s.db, func(tx pgx.Tx) error {
 		return sendWrite(ctx, tx, b, func(tag pgconn.CommandTag) error {
 			if tag.RowsAffected() == 0 {
 				return failure.Conflict("order %s was changed concurrently; read it again and retry", id)
 			}
 			return nil
 		})
-	})
+	}, notes(id, after.Version, evs)...)
 	if err != nil {
 		return nil, errTable.Translate(ctx, err, "order "+id)
 	}

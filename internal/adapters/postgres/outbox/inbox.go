@@ -32,8 +32,17 @@ func HandleOnce(ctx context.Context, pool *pgxpool.Pool, consumer, eventID strin
 	if consumer == "" || eventID == "" {
 		return false, errors.New("inbox: empty consumer or event id")
 	}
+	// The events fn enqueues wake the relays after the commit, on the same
+	// connection, rather than by a NOTIFY inside the transaction (see
+	// WriteThenNotify).
+	ctx, ann := withAnnouncer(ctx)
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return false, fmt.Errorf("inbox: event %s for %s: %w", eventID, consumer, err)
+	}
+	defer conn.Release()
 	var fnErr error
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO events.inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
 			consumer, eventID)
 		if err != nil {
@@ -54,6 +63,9 @@ func HandleOnce(ctx context.Context, pool *pgxpool.Pool, consumer, eventID strin
 		return false, fnErr
 	case err != nil:
 		return false, fmt.Errorf("inbox: event %s for %s: %w", eventID, consumer, err)
+	}
+	if applied && ann.enqueued {
+		_ = sendNotes(context.WithoutCancel(ctx), conn, []Note{RelayNote})
 	}
 	return applied, nil
 }

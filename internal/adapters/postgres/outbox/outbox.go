@@ -34,14 +34,15 @@ import (
 // wrote the events commits.
 const Channel = "bookworm_outbox"
 
-// enqueueSQL inserts the events and notifies the relay in one round trip (a
-// data-modifying CTE runs even when nothing reads it).
-const enqueueSQL = `WITH ins AS (
-	INSERT INTO events.outbox (event_id, type, source, occur_time, traceparent, tracestate, data)
+// enqueueInsert inserts the events.
+const enqueueInsert = `INSERT INTO events.outbox (event_id, type, source, occur_time, traceparent, tracestate, data)
 	SELECT e.id, e.type, '` + events.SourceScheme + `' || (SELECT id::text FROM events.deployment) || '/' || $3, $4, $5, $6, e.data
 	  FROM unnest($1::uuid[], $2::text[], $7::bytea[]) WITH ORDINALITY AS e (id, type, data, ord)
-	 ORDER BY e.ord
-)
+	 ORDER BY e.ord`
+
+// enqueueSQL inserts the events and notifies the relay in one round trip (a
+// data-modifying CTE runs even when nothing reads it).
+const enqueueSQL = `WITH ins AS (` + enqueueInsert + `)
 SELECT pg_notify('` + Channel + `', '')`
 
 // Enqueue writes events to the transactional outbox inside tx: each event's
@@ -54,7 +55,9 @@ SELECT pg_notify('` + Channel + `', '')`
 // is the span context of ctx (W3C traceparent and tracestate, empty when
 // there is none), and its data is the binary protobuf encoding. Enqueue also
 // notifies the relay (pg_notify on Channel), which Postgres delivers
-// once per transaction at commit however many times it is called.
+// once per transaction at commit however many times it is called; inside a
+// HandleOnce handler it leaves that to HandleOnce, which wakes the relays
+// after its commit (see WriteThenNotify for why).
 func Enqueue(ctx context.Context, tx pgx.Tx, source string, msgs ...proto.Message) error {
 	args, types, err := enqueueArgs(ctx, source, msgs)
 	if err != nil || args == nil {
@@ -62,7 +65,11 @@ func Enqueue(ctx context.Context, tx pgx.Tx, source string, msgs ...proto.Messag
 	}
 	// Without a deployment row the source is NULL, which the table
 	// refuses: no event leaves without its deployment's identity.
-	if _, err := tx.Exec(ctx, enqueueSQL, args...); err != nil {
+	sql := enqueueSQL
+	if announcedAfterCommit(ctx) {
+		sql = enqueueInsert
+	}
+	if _, err := tx.Exec(ctx, sql, args...); err != nil {
 		return fmt.Errorf("outbox: enqueue %s: %w", strings.Join(types, ", "), err)
 	}
 	return nil
@@ -72,14 +79,16 @@ func Enqueue(ctx context.Context, tx pgx.Tx, source string, msgs ...proto.Messag
 // so that a store sends it with its own writes in one round trip. b must
 // be sent in the transaction of the change the events announce (tx.SendBatch)
 // and its results read to the end: the statement's error, should it fail,
-// is the batch's. It does what Enqueue does otherwise, the notification of
-// the relay included.
+// is the batch's. It does what Enqueue does but notify the relay: send
+// RelayNote after the commit (WriteThenNotify), unless b is sent inside a
+// HandleOnce handler, whose commit is followed by one.
 func EnqueueBatch(ctx context.Context, b *pgx.Batch, source string, msgs ...proto.Message) error {
 	args, _, err := enqueueArgs(ctx, source, msgs)
 	if err != nil || args == nil {
 		return err
 	}
-	b.Queue(enqueueSQL, args...)
+	announcedAfterCommit(ctx)
+	b.Queue(enqueueInsert, args...)
 	return nil
 }
 
