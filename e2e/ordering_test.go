@@ -697,7 +697,7 @@ func TestNoPaymentTokenInLogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tok := range []string{"tok_success", "tok_declined", "tok_timeout", "tok_insufficient_funds", "tok_flaky", "tok_unknown_card", "tok_bogus"} {
+	for _, tok := range []string{"tok_success", "tok_declined", "tok_timeout", "tok_insufficient_funds", "tok_flaky", "tok_3ds", "tok_unknown_card", "tok_bogus"} {
 		if strings.Contains(string(logs), tok) {
 			i := strings.Index(string(logs), tok)
 			t.Errorf("the server log contains the payment token %q: %s", tok, string(logs)[max(0, i-200):min(len(logs), i+100)])

@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"strings"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
 
-	"github.com/bookworm-store/bookworm/internal/adapters/ollama/ollamatest"
 	catalogv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/catalog/v1"
 	"github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/catalog/v1/catalogv1connect"
 )
@@ -16,31 +14,7 @@ import (
 // (ollamatest: known paraphrases land near each other), on a database and
 // an exchange of its own so that its book events reach only its consumer.
 func TestSemanticSearch(t *testing.T) {
-	ai, err := ollamatest.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ai.Stop)
-	name := "e2e-ai-" + strings.ToLower(token(8))
-	env := append(issuerEnv(), "BOOKWORM_RATE_LIMIT=false",
-		"BOOKWORM_OLLAMA_URL="+ai.URL, "BOOKWORM_EMBED_MODEL=double", "BOOKWORM_CHAT_MODEL=double",
-		"BOOKWORM_AMQP_URL="+mq.URL, "BOOKWORM_AMQP_EXCHANGE="+name, "BOOKWORM_AMQP_QUEUE_PREFIX="+name)
-	s, err := startServer(t.Context(), serverBin, newDatabase(t), serverTmp+"/semantic.log", env...)
-	if err != nil {
-		if s != nil {
-			s.stop()
-			s.dumpLogs()
-		}
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.stop(); err != nil {
-			t.Errorf("semantic server: %v", err)
-		}
-		if t.Failed() {
-			s.dumpLogs()
-		}
-	})
+	s, ai := startAIServer(t, "semantic")
 	noServerErrorsAfter(t, s)
 	c := catalogv1connect.NewCatalogServiceClient(http1Client(t), s.baseURL, connect.WithInterceptors(bearer(adminToken)))
 	f := newFixture(t, c, 1)
@@ -164,7 +138,7 @@ func TestSemanticSearch(t *testing.T) {
 			}
 		}
 	}
-	_, err = c.ListSimilarBooks(t.Context(), connect.NewRequest(&catalogv1.ListSimilarBooksRequest{Id: train.GetId()}))
+	_, err := c.ListSimilarBooks(t.Context(), connect.NewRequest(&catalogv1.ListSimilarBooksRequest{Id: train.GetId()}))
 	wantCode(t, err, connect.CodeNotFound)
 	// Ollama stopped: lexical, marked degraded, never an error.
 	ai.Stop()

@@ -48,6 +48,8 @@ type config struct {
 	Ordering orderingConfig
 	// AI is Ollama and its models.
 	AI aiConfig
+	// Assistant is the assistant's limits.
+	Assistant assistantConfig
 }
 
 // envPrefix starts every environment variable the server reads.
@@ -122,6 +124,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	notificationFlags(&c.Notification, fs, getenv, str, boolean, integer, duration)
 	orderingFlags(&c.Ordering, str, integer, duration)
 	aiFlags(&c.AI, str, duration)
+	assistantFlags(&c.Assistant, integer, duration)
 	err := fs.Parse(args)
 	if err != nil {
 		return config{}, err
@@ -146,6 +149,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		}
 	}
 	problems = append(problems, c.AI.finish()...)
+	problems = append(problems, c.Assistant.finish()...)
 	if err := errors.Join(problems...); err != nil {
 		return config{}, fmt.Errorf("invalid configuration:\n%w", err)
 	}

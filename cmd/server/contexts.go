@@ -16,6 +16,7 @@ import (
 	"github.com/bookworm-store/bookworm/internal/adapters/inproc"
 	"github.com/bookworm-store/bookworm/internal/adapters/ollama"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
+	"github.com/bookworm-store/bookworm/internal/adapters/postgres/assistantstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/basketstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/catalogstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/notificationstore"
@@ -39,6 +40,7 @@ var registry = []contextEntry{
 	{name: "basket", migrations: basketstore.Migrations, consumers: basketConsumers, build: buildBasket, calls: []string{"catalog"}},
 	{name: "ordering", migrations: orderingstore.Migrations, consumers: orderingConsumers, build: buildOrdering, calls: []string{"catalog"}},
 	{name: "notification", migrations: notificationstore.Migrations, consumers: notificationConsumers, build: buildNotification},
+	{name: "assistant", migrations: assistantstore.Migrations, consumers: assistantConsumers, build: buildAssistant},
 }
 
 // contextEntry is how the server builds one context.
@@ -103,6 +105,8 @@ type infra struct {
 	// embedIndexer keeps the books' embeddings, nil without semantic search.
 	ollama       *ollama.Client
 	embedIndexer *catalog.Indexer
+	// rating is the rating use cases when this process serves them.
+	rating *rating.Service
 }
 
 // contextNames lists the registry's names, in order.
@@ -334,7 +338,8 @@ func buildRating(_ context.Context, in *infra) (*servedContext, error) {
 		books, s.close = remote, remote.Close
 		in.log.Info("rating reaches the catalog over gRPC", slog.String("catalog_url", in.cfg.CatalogURL))
 	}
-	s.services = []rpc.Service{rpc.RatingService(rating.NewService(ratingstore.NewReviews(in.pool), books, nil))}
+	in.rating = rating.NewService(ratingstore.NewReviews(in.pool), books, nil)
+	s.services = []rpc.Service{rpc.RatingService(in.rating)}
 	return s, nil
 }
 

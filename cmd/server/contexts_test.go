@@ -22,7 +22,7 @@ func TestContextsConfig(t *testing.T) {
 		want    []string
 		wantErr []string
 	}{
-		{name: "every context by default", env: env(), want: []string{"catalog", "rating", "basket", "ordering", "notification"}},
+		{name: "every context by default", env: env(), want: []string{"catalog", "rating", "basket", "ordering", "notification", "assistant"}},
 		{name: "basket alone with the catalog's URL", env: env("BOOKWORM_CONTEXTS", "basket", "BOOKWORM_CATALOG_URL", "http://10.0.0.7:8080"), want: []string{"basket"}},
 		{name: "basket without the catalog needs its URL", args: []string{"--contexts", "basket"}, env: env(),
 			wantErr: []string{"basket without catalog needs catalog-url (BOOKWORM_CATALOG_URL)"}},

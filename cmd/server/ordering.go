@@ -20,6 +20,7 @@ import (
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/orderingstore"
 	"github.com/bookworm-store/bookworm/internal/adapters/rpc"
 	"github.com/bookworm-store/bookworm/internal/core/failure"
+	"github.com/bookworm-store/bookworm/internal/core/id"
 	"github.com/bookworm-store/bookworm/internal/core/ordering"
 )
 
@@ -181,7 +182,10 @@ func buildOrdering(ctx context.Context, in *infra) (*servedContext, error) {
 	}
 	switch g := gw.(type) {
 	case *simulated.Gateway:
-		s.handlers = map[string]http.Handler{simulatedPaymentsPath: simulatedPayments(g)}
+		s.handlers = map[string]http.Handler{
+			simulatedPaymentsPath:         simulatedPayments(g),
+			"POST " + simulatedActionPath: simulatedAction(g, svc, in.log),
+		}
 	case *stripe.Gateway:
 		// Stripe's webhook resumes payments that waited for the customer;
 		// its signature stands in for a bearer token.
@@ -239,6 +243,63 @@ func simulatedPayments(g *simulated.Gateway) http.Handler {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(out)
+	})
+}
+
+// simulatedActionPath finishes, with the simulated gateway only, the
+// customer's step of a payment that waits for it (tok_3ds), as the
+// customer's bank would: POST ?order_id=<id>&outcome=succeeded|failed. The
+// gateway's answer goes to the order through OnPaymentUpdate, the path
+// Stripe's webhook takes.
+const simulatedActionPath = simulatedPaymentsPath + "/complete-action"
+
+func simulatedAction(g *simulated.Gateway, updates stripe.PaymentUpdates, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		orderID := r.URL.Query().Get("order_id")
+		if !id.Valid(orderID) {
+			http.Error(w, "order_id must be an order id (a UUID)", http.StatusBadRequest)
+			return
+		}
+		var succeed bool
+		switch r.URL.Query().Get("outcome") {
+		case "succeeded":
+			succeed = true
+		case "failed":
+		default:
+			http.Error(w, "outcome must be succeeded or failed", http.StatusBadRequest)
+			return
+		}
+		res, err := g.CompleteAction(ordering.ChargeKey(orderID), succeed)
+		if errors.Is(err, simulated.ErrNoAction) {
+			http.Error(w, "the order's payment does not wait for the customer", http.StatusConflict)
+			return
+		}
+		if err == nil {
+			for attempt := 0; ; attempt++ {
+				// A race with the saga or the sweeper on the same order: the
+				// update reads the order again.
+				err = updates.OnPaymentUpdate(r.Context(), orderID, res)
+				if !errors.Is(err, failure.ErrConflict) || attempt == 3 {
+					break
+				}
+			}
+		}
+		switch {
+		case errors.Is(err, failure.ErrNotFound):
+			http.Error(w, "no such order", http.StatusNotFound)
+			return
+		case errors.Is(err, failure.ErrFailedPrecondition):
+			http.Error(w, "the order does not wait for its payment", http.StatusConflict)
+			return
+		case err != nil:
+			// The gateway remembers the outcome: the sweeper applies it when
+			// the customer's time is up.
+			log.Error("simulated payments: completing an action failed", "order_id", orderID, slog.Any("error", err))
+			http.Error(w, "the order could not be updated; the sweeper will", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"order_id": orderID, "payment_id": res.PaymentID, "succeeded": succeed})
 	})
 }
 

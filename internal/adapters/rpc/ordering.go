@@ -13,6 +13,7 @@ import (
 	"github.com/bookworm-store/bookworm/internal/adapters/protoconv"
 	"github.com/bookworm-store/bookworm/internal/core/failure"
 	"github.com/bookworm-store/bookworm/internal/core/ordering"
+	"github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/assistant/v1/assistantv1connect"
 	orderingv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/ordering/v1"
 	"github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/ordering/v1/orderingv1connect"
 )
@@ -47,12 +48,14 @@ func OrderingService(svc *ordering.Service, keepAlive time.Duration) Service {
 }
 
 // LongStreams lifts the server's read and write timeouts for the requests
-// of server streams that last as long as the client wants (WatchOrder):
-// they end when the client goes or the order is final, and the stream's
-// keep-alives show it is alive. Every other request keeps the timeouts.
+// of server streams that last longer than a request may: WatchOrder ends
+// when the client goes or the order is final, and its keep-alives show it
+// is alive; the assistant's Chat ends with its turn, which the assistant's
+// turn deadline bounds. Every other request keeps the timeouts.
 func LongStreams(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/"+orderingv1connect.OrderingServiceName+"/WatchOrder") {
+		if strings.HasSuffix(r.URL.Path, "/"+orderingv1connect.OrderingServiceName+"/WatchOrder") ||
+			strings.HasSuffix(r.URL.Path, assistantv1connect.AssistantServiceChatProcedure) {
 			rc := http.NewResponseController(w)
 			_ = rc.SetReadDeadline(time.Time{})
 			_ = rc.SetWriteDeadline(time.Time{})

@@ -6,6 +6,7 @@
 // @connectrpc/connect-node (Node). The error detail types (google.rpc.BadRequest,
 // RetryInfo, ...) and fieldViolations / retryDelayMs read what the server
 // says about a failed call.
+export * from "./gen/bookworm/assistant/v1/assistant_pb.js";
 export * from "./gen/bookworm/auth/v1/auth_pb.js";
 export * from "./gen/bookworm/basket/v1/basket_pb.js";
 export * from "./gen/bookworm/basket/v1/events_pb.js";

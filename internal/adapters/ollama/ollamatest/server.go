@@ -279,7 +279,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	s.chatCalls.Add(1)
 	s.lastChat.Store(&req)
-	answer := Answer(req)
+	answer := s.reply(req)
 	prompt := 0
 	for _, m := range req.Messages {
 		prompt += len(strings.Fields(m.Content))

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bookworm-store/bookworm/internal/adapters/payment/stripe"
+	"github.com/bookworm-store/bookworm/internal/adapters/payment/stripe/stripetest"
 	"github.com/bookworm-store/bookworm/internal/core/money"
 	"github.com/bookworm-store/bookworm/internal/core/ordering"
 )
@@ -92,7 +93,7 @@ func chargeReq(t *testing.T) ordering.ChargeRequest {
 }
 
 // wantCall checks one recorded call.
-func wantCall(t *testing.T, c wireCall, method, path, idemKey string, form map[string]string) {
+func wantCall(t *testing.T, c stripetest.Call, method, path, idemKey string, form map[string]string) {
 	t.Helper()
 	if c.Method != method || c.Path != path {
 		t.Errorf("call = %s %s, want %s %s", c.Method, c.Path, method, path)
@@ -198,38 +199,38 @@ func TestChargeOutcomes(t *testing.T) {
 		wantCalls   int
 		wantCapture bool
 	}{
-		{name: "succeeded", create: reply{status: 200, body: paymentIntent("pi_ok", "succeeded", nil)},
+		{name: "succeeded", create: reply{Status: 200, Body: paymentIntent("pi_ok", "succeeded", nil)},
 			want: ordering.ChargeResult{Outcome: ordering.ChargeSucceeded, PaymentID: "pi_ok"}, wantCalls: 1},
-		{name: "requires action", create: reply{status: 200, body: paymentIntent("pi_3ds", "requires_action", nil)},
+		{name: "requires action", create: reply{Status: 200, Body: paymentIntent("pi_3ds", "requires_action", nil)},
 			want: ordering.ChargeResult{Outcome: ordering.ChargeRequiresAction, PaymentID: "pi_3ds", ClientSecret: "pi_3ds_secret_AbCdEf123"}, wantCalls: 1},
-		{name: "card declined", create: reply{status: 402, body: stripeError("card_error", "card_declined", "generic_decline", "Your card was declined.", declinedPI)},
+		{name: "card declined", create: reply{Status: 402, Body: stripeError("card_error", "card_declined", "generic_decline", "Your card was declined.", declinedPI)},
 			want: ordering.ChargeResult{Outcome: ordering.ChargeDeclined, PaymentID: "pi_declined", Detail: "the card was declined"}, wantCalls: 1},
-		{name: "insufficient funds", create: reply{status: 402, body: stripeError("card_error", "card_declined", "insufficient_funds", "Your card has insufficient funds.", declinedPI)},
+		{name: "insufficient funds", create: reply{Status: 402, Body: stripeError("card_error", "card_declined", "insufficient_funds", "Your card has insufficient funds.", declinedPI)},
 			want: ordering.ChargeResult{Outcome: ordering.ChargeInsufficientFunds, PaymentID: "pi_declined", Detail: "the card has insufficient funds"}, wantCalls: 1},
-		{name: "expired card", create: reply{status: 402, body: stripeError("card_error", "expired_card", "", "Your card has expired.", nil)},
+		{name: "expired card", create: reply{Status: 402, Body: stripeError("card_error", "expired_card", "", "Your card has expired.", nil)},
 			want: ordering.ChargeResult{Outcome: ordering.ChargeDeclined, Detail: "the card was declined"}, wantCalls: 1},
-		{name: "authentication failed at once", create: reply{status: 400, body: stripeError("invalid_request_error", "payment_intent_authentication_failure", "", "We are unable to authenticate your payment method.", declinedPI)},
+		{name: "authentication failed at once", create: reply{Status: 400, Body: stripeError("invalid_request_error", "payment_intent_authentication_failure", "", "We are unable to authenticate your payment method.", declinedPI)},
 			want: ordering.ChargeResult{Outcome: ordering.ChargeDeclined, PaymentID: "pi_declined", Detail: "the payment was not authenticated"}, wantCalls: 1},
-		{name: "declined without an error (requires_payment_method)", create: reply{status: 200, body: declinedPI},
+		{name: "declined without an error (requires_payment_method)", create: reply{Status: 200, Body: declinedPI},
 			want: ordering.ChargeResult{Outcome: ordering.ChargeDeclined, PaymentID: "pi_declined", Detail: "the card was declined"}, wantCalls: 1},
-		{name: "requires capture is captured", create: reply{status: 200, body: paymentIntent("pi_cap", "requires_capture", nil)},
+		{name: "requires capture is captured", create: reply{Status: 200, Body: paymentIntent("pi_cap", "requires_capture", nil)},
 			want: ordering.ChargeResult{Outcome: ordering.ChargeSucceeded, PaymentID: "pi_cap"}, wantCalls: 2, wantCapture: true},
-		{name: "processing is temporary", create: reply{status: 200, body: paymentIntent("pi_p", "processing", nil)}, wantErr: ordering.ErrGatewayTemporary, wantCalls: 1},
-		{name: "cancelled is permanent", create: reply{status: 200, body: paymentIntent("pi_c", "canceled", nil)}, wantErr: ordering.ErrGatewayPermanent, wantCalls: 1},
-		{name: "api error 500 is temporary", create: reply{status: 500, body: stripeError("api_error", "", "", "An unknown error occurred", nil)}, wantErr: ordering.ErrGatewayTemporary, wantCalls: 1},
-		{name: "503 is temporary", create: reply{status: 503, body: "<html>unavailable</html>"}, wantErr: ordering.ErrGatewayTemporary, wantCalls: 1},
-		{name: "rate limit is temporary", create: reply{status: 429, body: stripeError("invalid_request_error", "rate_limit", "", "Too many requests hit the API too quickly.", nil)}, wantErr: ordering.ErrGatewayTemporary, wantCalls: 1},
-		{name: "key in use is temporary", create: reply{status: 409, body: stripeError("idempotency_error", "idempotency_key_in_use", "", "There is currently another in-progress request using this Stripe-Idempotency-Key.", nil)}, wantErr: ordering.ErrGatewayTemporary, wantCalls: 1},
-		{name: "unknown payment method is permanent", create: reply{status: 400, body: stripeError("invalid_request_error", "resource_missing", "", "No such PaymentMethod: '"+token+"'", nil)}, wantErr: ordering.ErrGatewayPermanent, wantCalls: 1},
-		{name: "key reused with other parameters is permanent", create: reply{status: 400, body: stripeError("idempotency_error", "", "", "Keys for idempotent requests can only be used with the same parameters they were first used with.", nil)}, wantErr: ordering.ErrGatewayPermanent, wantCalls: 1},
-		{name: "bad secret key is permanent", create: reply{status: 401, body: stripeError("invalid_request_error", "", "", "Invalid API Key provided: "+secretKey, nil)}, wantErr: ordering.ErrGatewayPermanent, wantCalls: 1},
-		{name: "undecodable answer is temporary", create: reply{status: 200, body: "{not json"}, wantErr: ordering.ErrGatewayTemporary, wantCalls: 1},
+		{name: "processing is temporary", create: reply{Status: 200, Body: paymentIntent("pi_p", "processing", nil)}, wantErr: ordering.ErrGatewayTemporary, wantCalls: 1},
+		{name: "cancelled is permanent", create: reply{Status: 200, Body: paymentIntent("pi_c", "canceled", nil)}, wantErr: ordering.ErrGatewayPermanent, wantCalls: 1},
+		{name: "api error 500 is temporary", create: reply{Status: 500, Body: stripeError("api_error", "", "", "An unknown error occurred", nil)}, wantErr: ordering.ErrGatewayTemporary, wantCalls: 1},
+		{name: "503 is temporary", create: reply{Status: 503, Body: "<html>unavailable</html>"}, wantErr: ordering.ErrGatewayTemporary, wantCalls: 1},
+		{name: "rate limit is temporary", create: reply{Status: 429, Body: stripeError("invalid_request_error", "rate_limit", "", "Too many requests hit the API too quickly.", nil)}, wantErr: ordering.ErrGatewayTemporary, wantCalls: 1},
+		{name: "key in use is temporary", create: reply{Status: 409, Body: stripeError("idempotency_error", "idempotency_key_in_use", "", "There is currently another in-progress request using this Stripe-Idempotency-Key.", nil)}, wantErr: ordering.ErrGatewayTemporary, wantCalls: 1},
+		{name: "unknown payment method is permanent", create: reply{Status: 400, Body: stripeError("invalid_request_error", "resource_missing", "", "No such PaymentMethod: '"+token+"'", nil)}, wantErr: ordering.ErrGatewayPermanent, wantCalls: 1},
+		{name: "key reused with other parameters is permanent", create: reply{Status: 400, Body: stripeError("idempotency_error", "", "", "Keys for idempotent requests can only be used with the same parameters they were first used with.", nil)}, wantErr: ordering.ErrGatewayPermanent, wantCalls: 1},
+		{name: "bad secret key is permanent", create: reply{Status: 401, Body: stripeError("invalid_request_error", "", "", "Invalid API Key provided: "+secretKey, nil)}, wantErr: ordering.ErrGatewayPermanent, wantCalls: 1},
+		{name: "undecodable answer is temporary", create: reply{Status: 200, Body: "{not json"}, wantErr: ordering.ErrGatewayTemporary, wantCalls: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeStripe(t)
-			f.on("POST /v1/payment_intents", tt.create)
-			f.on("POST /v1/payment_intents/pi_cap/capture", reply{status: 200, body: paymentIntent("pi_cap", "succeeded", nil)})
+			f.On("POST /v1/payment_intents", tt.create)
+			f.On("POST /v1/payment_intents/pi_cap/capture", reply{Status: 200, Body: paymentIntent("pi_cap", "succeeded", nil)})
 			g, _ := newGateway(t, f.URL)
 			res, err := g.Charge(ctxTimeout(t, 5*time.Second), chargeReq(t))
 			assertNoSecrets(t, "error", errText(err))
@@ -240,7 +241,7 @@ func TestChargeOutcomes(t *testing.T) {
 			} else if err != nil || res != tt.want {
 				t.Fatalf("Charge = %+v, %v; want %+v", res, err, tt.want)
 			}
-			calls := f.rec.Calls()
+			calls := f.Calls()
 			if len(calls) != tt.wantCalls {
 				t.Fatalf("calls = %+v, want %d", calls, tt.wantCalls)
 			}
@@ -270,8 +271,8 @@ func TestChargeAfterCustomerAction(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeStripe(t)
 			first := paymentIntent("pi_3ds", "requires_action", nil)
-			f.on("POST /v1/payment_intents", reply{status: 200, body: first}, reply{status: 200, body: first, header: map[string]string{"Idempotent-Replayed": "true"}})
-			f.on("GET /v1/payment_intents/pi_3ds", reply{status: 200, body: tt.current})
+			f.On("POST /v1/payment_intents", reply{Status: 200, Body: first}, reply{Status: 200, Body: first, Header: map[string]string{"Idempotent-Replayed": "true"}})
+			f.On("GET /v1/payment_intents/pi_3ds", reply{Status: 200, Body: tt.current})
 			g, _ := newGateway(t, f.URL)
 			ctx := ctxTimeout(t, 5*time.Second)
 			if res, err := g.Charge(ctx, chargeReq(t)); err != nil || res.Outcome != ordering.ChargeRequiresAction {
@@ -281,7 +282,7 @@ func TestChargeAfterCustomerAction(t *testing.T) {
 			if err != nil || res != tt.want {
 				t.Fatalf("second Charge = %+v, %v; want %+v", res, err, tt.want)
 			}
-			calls := f.rec.Calls()
+			calls := f.Calls()
 			if len(calls) != 3 || calls[0].IdempotencyKey != calls[1].IdempotencyKey || calls[2].Method != "GET" {
 				t.Fatalf("calls = %+v, want create, create (same key), read", calls)
 			}
@@ -292,7 +293,7 @@ func TestChargeAfterCustomerAction(t *testing.T) {
 // TestChargeTimeout: Stripe does not answer before the saga's call timeout.
 func TestChargeTimeout(t *testing.T) {
 	f := newFakeStripe(t)
-	f.on("POST /v1/payment_intents", reply{hang: true})
+	f.On("POST /v1/payment_intents", reply{Hang: true})
 	g, _ := newGateway(t, f.URL)
 	start := time.Now()
 	_, err := g.Charge(ctxTimeout(t, 200*time.Millisecond), chargeReq(t))
@@ -327,7 +328,7 @@ func TestChargeRefusesBadRequests(t *testing.T) {
 			t.Errorf("%s: err = %v, want permanent", name, err)
 		}
 	}
-	if n := len(f.rec.Calls()); n != 0 {
+	if n := len(f.Calls()); n != 0 {
 		t.Fatalf("%d calls reached Stripe", n)
 	}
 }
@@ -336,45 +337,45 @@ func TestVoid(t *testing.T) {
 	mine := func(id, status string) map[string]any { return paymentIntent(id, status, nil) }
 	tests := []struct {
 		name   string
-		script func(f *fakeStripe)
+		script func(f *stripetest.Server)
 		// charged: Charge ran first in this process (the key is known).
 		charged bool
 		want    []string // "METHOD path idempotency-key" after the charge
 	}{
-		{"waiting for the customer is cancelled", func(f *fakeStripe) {
-			f.on("POST /v1/payment_intents", reply{status: 200, body: mine("pi_1", "requires_action")})
-			f.on("GET /v1/payment_intents/pi_1", reply{status: 200, body: mine("pi_1", "requires_action")})
-			f.on("POST /v1/payment_intents/pi_1/cancel", reply{status: 200, body: mine("pi_1", "canceled")})
+		{"waiting for the customer is cancelled", func(f *stripetest.Server) {
+			f.On("POST /v1/payment_intents", reply{Status: 200, Body: mine("pi_1", "requires_action")})
+			f.On("GET /v1/payment_intents/pi_1", reply{Status: 200, Body: mine("pi_1", "requires_action")})
+			f.On("POST /v1/payment_intents/pi_1/cancel", reply{Status: 200, Body: mine("pi_1", "canceled")})
 		}, true, []string{"GET /v1/payment_intents/pi_1 ", "POST /v1/payment_intents/pi_1/cancel " + chargeKey + "/cancel"}},
-		{"captured is refunded in full", func(f *fakeStripe) {
-			f.on("POST /v1/payment_intents", reply{status: 200, body: mine("pi_1", "succeeded")})
-			f.on("GET /v1/payment_intents/pi_1", reply{status: 200, body: mine("pi_1", "succeeded")})
-			f.on("POST /v1/refunds", reply{status: 200, body: refundObject("re_1", "pi_1", 2599)})
+		{"captured is refunded in full", func(f *stripetest.Server) {
+			f.On("POST /v1/payment_intents", reply{Status: 200, Body: mine("pi_1", "succeeded")})
+			f.On("GET /v1/payment_intents/pi_1", reply{Status: 200, Body: mine("pi_1", "succeeded")})
+			f.On("POST /v1/refunds", reply{Status: 200, Body: refundObject("re_1", "pi_1", 2599)})
 		}, true, []string{"GET /v1/payment_intents/pi_1 ", "POST /v1/refunds " + chargeKey + "/void-refund"}},
-		{"succeeded while cancelling is refunded", func(f *fakeStripe) {
-			f.on("POST /v1/payment_intents", reply{status: 200, body: mine("pi_1", "requires_action")})
-			f.on("GET /v1/payment_intents/pi_1", reply{status: 200, body: mine("pi_1", "requires_action")}, reply{status: 200, body: mine("pi_1", "succeeded")})
-			f.on("POST /v1/payment_intents/pi_1/cancel", reply{status: 400, body: stripeError("invalid_request_error", "payment_intent_unexpected_state", "", "You cannot cancel this PaymentIntent because it has a status of succeeded.", nil)})
-			f.on("POST /v1/refunds", reply{status: 200, body: refundObject("re_1", "pi_1", 2599)})
+		{"succeeded while cancelling is refunded", func(f *stripetest.Server) {
+			f.On("POST /v1/payment_intents", reply{Status: 200, Body: mine("pi_1", "requires_action")})
+			f.On("GET /v1/payment_intents/pi_1", reply{Status: 200, Body: mine("pi_1", "requires_action")}, reply{Status: 200, Body: mine("pi_1", "succeeded")})
+			f.On("POST /v1/payment_intents/pi_1/cancel", reply{Status: 400, Body: stripeError("invalid_request_error", "payment_intent_unexpected_state", "", "You cannot cancel this PaymentIntent because it has a status of succeeded.", nil)})
+			f.On("POST /v1/refunds", reply{Status: 200, Body: refundObject("re_1", "pi_1", 2599)})
 		}, true, []string{"GET /v1/payment_intents/pi_1 ", "POST /v1/payment_intents/pi_1/cancel " + chargeKey + "/cancel", "GET /v1/payment_intents/pi_1 ", "POST /v1/refunds " + chargeKey + "/void-refund"}},
-		{"already cancelled", func(f *fakeStripe) {
-			f.on("POST /v1/payment_intents", reply{status: 200, body: mine("pi_1", "requires_action")})
-			f.on("GET /v1/payment_intents/pi_1", reply{status: 200, body: mine("pi_1", "canceled")})
+		{"already cancelled", func(f *stripetest.Server) {
+			f.On("POST /v1/payment_intents", reply{Status: 200, Body: mine("pi_1", "requires_action")})
+			f.On("GET /v1/payment_intents/pi_1", reply{Status: 200, Body: mine("pi_1", "canceled")})
 		}, true, []string{"GET /v1/payment_intents/pi_1 "}},
-		{"already refunded", func(f *fakeStripe) {
-			f.on("POST /v1/payment_intents", reply{status: 200, body: mine("pi_1", "succeeded")})
-			f.on("GET /v1/payment_intents/pi_1", reply{status: 200, body: mine("pi_1", "succeeded")})
-			f.on("POST /v1/refunds", reply{status: 400, body: stripeError("invalid_request_error", "charge_already_refunded", "", "Charge ch_1 has already been refunded.", nil)})
+		{"already refunded", func(f *stripetest.Server) {
+			f.On("POST /v1/payment_intents", reply{Status: 200, Body: mine("pi_1", "succeeded")})
+			f.On("GET /v1/payment_intents/pi_1", reply{Status: 200, Body: mine("pi_1", "succeeded")})
+			f.On("POST /v1/refunds", reply{Status: 400, Body: stripeError("invalid_request_error", "charge_already_refunded", "", "Charge ch_1 has already been refunded.", nil)})
 		}, true, []string{"GET /v1/payment_intents/pi_1 ", "POST /v1/refunds " + chargeKey + "/void-refund"}},
-		{"never charged (search finds nothing)", func(f *fakeStripe) {
-			f.on("GET /v1/payment_intents/search", reply{status: 200, body: searchResult()})
+		{"never charged (search finds nothing)", func(f *stripetest.Server) {
+			f.On("GET /v1/payment_intents/search", reply{Status: 200, Body: searchResult()})
 		}, false, []string{"GET /v1/payment_intents/search "}},
-		{"after a restart (search finds it)", func(f *fakeStripe) {
-			f.on("GET /v1/payment_intents/search", reply{status: 200, body: searchResult(mine("pi_1", "requires_action"))})
-			f.on("POST /v1/payment_intents/pi_1/cancel", reply{status: 200, body: mine("pi_1", "canceled")})
+		{"after a restart (search finds it)", func(f *stripetest.Server) {
+			f.On("GET /v1/payment_intents/search", reply{Status: 200, Body: searchResult(mine("pi_1", "requires_action"))})
+			f.On("POST /v1/payment_intents/pi_1/cancel", reply{Status: 200, Body: mine("pi_1", "canceled")})
 		}, false, []string{"GET /v1/payment_intents/search ", "POST /v1/payment_intents/pi_1/cancel " + chargeKey + "/cancel"}},
-		{"search answers another key's payment", func(f *fakeStripe) {
-			f.on("GET /v1/payment_intents/search", reply{status: 200, body: searchResult(paymentIntent("pi_2", "requires_action", func(pi map[string]any) {
+		{"search answers another key's payment", func(f *stripetest.Server) {
+			f.On("GET /v1/payment_intents/search", reply{Status: 200, Body: searchResult(paymentIntent("pi_2", "requires_action", func(pi map[string]any) {
 				pi["metadata"] = map[string]any{"bookworm_charge_key": "bookworm-order-o2-charge"}
 			}))})
 		}, false, []string{"GET /v1/payment_intents/search "}},
@@ -395,15 +396,15 @@ func TestVoid(t *testing.T) {
 			if err := g.Void(ctx, chargeKey); err != nil {
 				t.Fatalf("Void: %v", err)
 			}
-			n := len(f.rec.Calls())
+			n := len(f.Calls())
 			if _, err := g.Charge(ctx, chargeReq(t)); !errors.Is(err, ordering.ErrGatewayPermanent) {
 				t.Fatalf("Charge after Void = %v, want permanent", err)
 			}
-			if len(f.rec.Calls()) != n {
+			if len(f.Calls()) != n {
 				t.Fatalf("Charge after Void called Stripe")
 			}
 			var got []string
-			for _, c := range f.rec.Calls()[skip:] {
+			for _, c := range f.Calls()[skip:] {
 				got = append(got, c.Method+" "+c.Path+" "+c.IdempotencyKey)
 			}
 			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
@@ -415,7 +416,7 @@ func TestVoid(t *testing.T) {
 
 func TestVoidErrors(t *testing.T) {
 	f := newFakeStripe(t)
-	f.on("GET /v1/payment_intents/search", reply{status: 500, body: stripeError("api_error", "", "", "boom", nil)})
+	f.On("GET /v1/payment_intents/search", reply{Status: 500, Body: stripeError("api_error", "", "", "boom", nil)})
 	g, _ := newGateway(t, f.URL)
 	if err := g.Void(ctxTimeout(t, 5*time.Second), chargeKey); !errors.Is(err, ordering.ErrGatewayTemporary) {
 		t.Fatalf("Void = %v, want temporary", err)
@@ -424,20 +425,20 @@ func TestVoidErrors(t *testing.T) {
 
 func TestRefund(t *testing.T) {
 	f := newFakeStripe(t)
-	f.on("POST /v1/refunds", reply{status: 200, body: refundObject("re_1", "pi_1", 1000)})
+	f.On("POST /v1/refunds", reply{Status: 200, Body: refundObject("re_1", "pi_1", 1000)})
 	g, _ := newGateway(t, f.URL)
 	ctx := ctxTimeout(t, 5*time.Second)
 	r := ordering.RefundRequest{IdempotencyKey: refundKey, ChargeKey: chargeKey, PaymentID: "pi_1", Amount: eur(t, 1000)}
 	if err := g.Refund(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	calls := f.rec.Calls()
+	calls := f.Calls()
 	if len(calls) != 1 {
 		t.Fatalf("calls = %+v", calls)
 	}
 	wantCall(t, calls[0], "POST", "/v1/refunds", refundKey+"/refund", map[string]string{"payment_intent": "pi_1", "amount": "1000"})
 
-	f.on("POST /v1/refunds", reply{status: 400, body: stripeError("invalid_request_error", "amount_too_large", "", "Refund amount is greater than unrefunded amount on charge", nil)})
+	f.On("POST /v1/refunds", reply{Status: 400, Body: stripeError("invalid_request_error", "amount_too_large", "", "Refund amount is greater than unrefunded amount on charge", nil)})
 	if err := g.Refund(ctx, r); !errors.Is(err, ordering.ErrGatewayPermanent) {
 		t.Fatalf("Refund = %v, want permanent", err)
 	}
@@ -470,7 +471,7 @@ func TestNewRefusesBadConfig(t *testing.T) {
 // messages (which may echo the token) to stderr unless silenced.
 func TestStripeGoLogsNothing(t *testing.T) {
 	f := newFakeStripe(t)
-	f.on("POST /v1/payment_intents", reply{status: 400, body: stripeError("invalid_request_error", "resource_missing", "", "No such PaymentMethod: '"+token+"'", nil)})
+	f.On("POST /v1/payment_intents", reply{Status: 400, Body: stripeError("invalid_request_error", "resource_missing", "", "No such PaymentMethod: '"+token+"'", nil)})
 	g, _ := newGateway(t, f.URL)
 	r, w, err := os.Pipe()
 	if err != nil {

@@ -2,11 +2,9 @@ package stripe_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"go/build"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -19,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bookworm-store/bookworm/internal/adapters/payment/stripe/stripetest"
 )
 
 // stripeMock is one stripe-mock process (github.com/stripe/stripe-mock,
@@ -111,46 +111,6 @@ func startStripeMock(t testing.TB) string {
 	return stripeMock.url
 }
 
-// wireCall is one request the gateway sent, as Stripe received it.
-type wireCall struct {
-	Method, Path, Query string
-	Form                url.Values
-	IdempotencyKey      string
-	Authorization       string
-	Status              int
-}
-
-// recorder sits between the gateway and a Stripe API (stripe-mock or a
-// double) and keeps every call.
-type recorder struct {
-	mu    sync.Mutex
-	calls []wireCall
-}
-
-func (r *recorder) add(c wireCall) {
-	r.mu.Lock()
-	r.calls = append(r.calls, c)
-	r.mu.Unlock()
-}
-
-// Calls returns the calls so far.
-func (r *recorder) Calls() []wireCall {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]wireCall(nil), r.calls...)
-}
-
-// readCall parses a request into a wireCall and restores its body.
-func readCall(r *http.Request) wireCall {
-	body, _ := io.ReadAll(r.Body)
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	form, _ := url.ParseQuery(string(body))
-	return wireCall{
-		Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Form: form,
-		IdempotencyKey: r.Header.Get("Idempotency-Key"), Authorization: r.Header.Get("Authorization"),
-	}
-}
-
 type statusWriter struct {
 	http.ResponseWriter
 	status int
@@ -162,20 +122,20 @@ func (w *statusWriter) WriteHeader(code int) {
 }
 
 // recordingProxy starts a proxy to target that records every call.
-func recordingProxy(t *testing.T, target string) (string, *recorder) {
+func recordingProxy(t *testing.T, target string) (string, *stripetest.Recorder) {
 	t.Helper()
 	u, err := url.Parse(target)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &recorder{}
+	rec := &stripetest.Recorder{}
 	proxy := httputil.NewSingleHostReverseProxy(u)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := readCall(r)
+		c := stripetest.ReadCall(r)
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		proxy.ServeHTTP(sw, r)
 		c.Status = sw.status
-		rec.add(c)
+		rec.Add(c)
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL, rec

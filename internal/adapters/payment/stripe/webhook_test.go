@@ -259,7 +259,7 @@ func TestWebhookSuccessAfterTimeoutIsRefunded(t *testing.T) {
 // checked against the payment's current state, which may be a later success.
 func TestWebhookReReadsAFailure(t *testing.T) {
 	f := newFakeStripe(t)
-	f.on("GET /v1/payment_intents/pi_3ds", reply{status: 200, body: paymentIntent("pi_3ds", "succeeded", nil)})
+	f.On("GET /v1/payment_intents/pi_3ds", reply{Status: 200, Body: paymentIntent("pi_3ds", "succeeded", nil)})
 	g, _ := newGateway(t, f.URL)
 	sink := &orderSink{orders: map[string]*ordering.Order{"o1": awaitingOrder(t, "o1")}}
 	h, _ := newWebhook(t, sink, g)
@@ -270,12 +270,12 @@ func TestWebhookReReadsAFailure(t *testing.T) {
 	if got := sink.orders["o1"].Status(); got != ordering.StatusConfirmed {
 		t.Fatalf("order is %s, want CONFIRMED (the payment succeeded after the failed attempt)", got)
 	}
-	if calls := f.rec.Calls(); len(calls) != 1 || calls[0].Path != "/v1/payment_intents/pi_3ds" {
+	if calls := f.Calls(); len(calls) != 1 || calls[0].Path != "/v1/payment_intents/pi_3ds" {
 		t.Fatalf("calls = %+v", calls)
 	}
 
 	// Stripe down: the event is refused with 503 so that Stripe retries.
-	f.on("GET /v1/payment_intents/pi_3ds", reply{status: 500, body: stripeError("api_error", "", "", "boom", nil)})
+	f.On("GET /v1/payment_intents/pi_3ds", reply{Status: 500, Body: stripeError("api_error", "", "", "boom", nil)})
 	if rec := deliver(t, h, failed, webhookSecret, time.Now()); rec.Code != http.StatusServiceUnavailable {
 		t.Fatalf("status = %d, want 503", rec.Code)
 	}
