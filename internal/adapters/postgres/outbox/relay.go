@@ -127,7 +127,8 @@ type RelayStats = events.RelayStats
 // the duplicate by event id (HandleOnce).
 //
 // A worker loops at once while it finds full batches; otherwise it waits
-// for a notification on Channel (Enqueue sends one with every commit)
+// for a notification on Channel (sent with, or just after, every commit that
+// enqueued events; one wakes one worker)
 // or for PollInterval. While the broker is down it backs off exponentially,
 // without claiming rows when the Publisher can tell it is not ready.
 type Relay struct {
