@@ -19,8 +19,9 @@ import (
 // applied is false (the caller acks the message: its effects are in). If fn
 // returns an error the transaction rolls back, nothing is recorded, and the
 // error is returned as fn returned it (the caller lets the message be
-// retried). fn may call Enqueue with tx, so that the events it causes are
-// committed with its effects.
+// retried). fn may call Enqueue (or send a batch of EnqueueBatch) with tx,
+// so that the events it causes are committed with its effects; HandleOnce
+// then wakes the relays just after the commit, on the same connection.
 //
 // The inbox row is inserted first, with ON CONFLICT DO NOTHING: a copy of the
 // same event handled concurrently waits on the row's unique index until the
