@@ -14,17 +14,23 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"math/big"
 	"net/http"
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	bwauth "github.com/bookworm-store/bookworm/internal/adapters/auth"
 
 	"github.com/bookworm-store/bookworm/internal/core/id"
 	basketv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/basket/v1"
@@ -71,6 +77,7 @@ func (a auth) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.St
 func run() error {
 	url := flag.String("url", "http://127.0.0.1:18080", "server base URL")
 	bin := flag.String("bin", "./bookworm", "server binary, for dev-token")
+	keyFile := flag.String("dev-key-file", os.Getenv("BOOKWORM_DEV_KEY_FILE"), "the development issuer's key file (the server's)")
 	booksFile := flag.String("books", "", "file of book ids, one a line (stocked well beyond the run)")
 	duration := flag.Duration("duration", 60*time.Second, "how long to place orders")
 	workers := flag.Int("workers", 48, "concurrent buyers placing orders")
@@ -86,32 +93,23 @@ func run() error {
 	var protocols http.Protocols
 	protocols.SetUnencryptedHTTP2(true)
 	h2c := &http.Client{Transport: &http.Transport{Protocols: &protocols, MaxIdleConnsPerHost: 64}}
-	buyers := make([]*buyer, *users)
-	var wg sync.WaitGroup
-	errs := make(chan error, *users)
-	sem := make(chan struct{}, 8)
-	for i := range buyers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			out, err := exec.Command(*bin, "dev-token", "--sub", fmt.Sprintf("bench-buyer-%d", i), "--role", "user", "--ttl", "2h").Output()
-			if err != nil {
-				errs <- fmt.Errorf("dev-token: %w", err)
-				return
-			}
-			opt := connect.WithInterceptors(auth{strings.TrimSpace(string(out))})
-			buyers[i] = &buyer{basket: basketv1connect.NewBasketServiceClient(h2c, *url, opt),
-				orders: orderingv1connect.NewOrderingServiceClient(h2c, *url, opt)}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
+	mint, err := newMinter(*bin, *keyFile)
+	if err != nil {
 		return err
 	}
+	buyers := make([]*buyer, *users)
+	for i := range buyers {
+		sub := fmt.Sprintf("bench-buyer-%d", i)
+		tok, err := mint(sub, "Bench Buyer "+strconv.Itoa(i), sub+"@bench.example")
+		if err != nil {
+			return err
+		}
+		opt := connect.WithInterceptors(auth{tok})
+		buyers[i] = &buyer{basket: basketv1connect.NewBasketServiceClient(h2c, *url, opt),
+			orders: orderingv1connect.NewOrderingServiceClient(h2c, *url, opt)}
+	}
 
+	var wg sync.WaitGroup
 	ctx, cancel := context.WithTimeout(context.Background(), *duration)
 	defer cancel()
 	var (
@@ -195,6 +193,40 @@ func order(ctx context.Context, b *buyer, books []string) (time.Duration, error)
 		return 0, fmt.Errorf("WatchOrder: %w", err)
 	}
 	return 0, errors.New("WatchOrder ended before CONFIRMED")
+}
+
+// newMinter returns a function that makes the buyers' bearer tokens: the
+// development issuer's (one dev-token call gives the issuer, audience and
+// key id), each with the buyer's name and email, as a real identity
+// provider's tokens carry them (the notification context needs the email;
+// dev-token sets none).
+func newMinter(bin, keyFile string) (func(sub, name, email string) (string, error), error) {
+	out, err := exec.Command(bin, "dev-token", "--sub", "bench-template", "--role", "user", "--ttl", "2h").Output()
+	if err != nil {
+		return nil, fmt.Errorf("dev-token: %w", err)
+	}
+	tmpl, err := jwt.ParseSigned(strings.TrimSpace(string(out)), []jose.SignatureAlgorithm{jose.ES256})
+	if err != nil || len(tmpl.Headers) != 1 {
+		return nil, fmt.Errorf("dev-token: not a signed JWT: %v", err)
+	}
+	var claims map[string]any
+	if err := tmpl.UnsafeClaimsWithoutVerification(&claims); err != nil {
+		return nil, fmt.Errorf("dev-token: %w", err)
+	}
+	key, err := bwauth.LoadOrCreateDevKey(keyFile)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key},
+		(&jose.SignerOptions{}).WithType("JWT").WithHeader(jose.HeaderKey("kid"), tmpl.Headers[0].KeyID))
+	if err != nil {
+		return nil, err
+	}
+	return func(sub, name, email string) (string, error) {
+		c := maps.Clone(claims)
+		c["sub"], c["name"], c["preferred_username"], c["email"] = sub, name, sub, email
+		return jwt.Signed(signer).Claims(c).Serialize()
+	}, nil
 }
 
 func readLines(path string) ([]string, error) {

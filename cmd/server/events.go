@@ -31,6 +31,9 @@ type eventsConfig struct {
 	InboxRetention  time.Duration
 	RelayWorkers    int
 	RelayBatch      int
+	// ConsumerConcurrency is how many deliveries each consuming queue
+	// handles at once (handlers mostly wait for Postgres or a gateway).
+	ConsumerConcurrency int
 }
 
 // eventsFlags registers the flags of eventsConfig with the helpers of
@@ -47,6 +50,7 @@ func eventsFlags(e *eventsConfig,
 	duration(&e.InboxRetention, "inbox-retention", 30*24*time.Hour, "how long consumers remember the events they applied (duplicates older than this are applied again); 0 keeps them for ever")
 	integer(&e.RelayWorkers, "relay-workers", outbox.DefaultRelayWorkers, "outbox batches each replica has in flight at once")
 	integer(&e.RelayBatch, "relay-batch", outbox.DefaultRelayBatchSize, "most events in one outbox batch")
+	integer(&e.ConsumerConcurrency, "consumer-concurrency", rabbitmq.DefaultConcurrency, "deliveries each consuming queue handles at once")
 }
 
 // finish validates eventsConfig after parsing.
@@ -66,6 +70,9 @@ func (e *eventsConfig) finish() []error {
 	}
 	if e.RelayWorkers < 1 || e.RelayWorkers > 64 {
 		errs = append(errs, errors.New("relay-workers must be between 1 and 64"))
+	}
+	if e.ConsumerConcurrency < 1 || e.ConsumerConcurrency > 1000 {
+		errs = append(errs, errors.New("consumer-concurrency must be between 1 and 1000"))
 	}
 	if e.RelayBatch < 1 || e.RelayBatch > 10_000 {
 		errs = append(errs, errors.New("relay-batch must be between 1 and 10000"))
@@ -153,6 +160,9 @@ func startEvents(ctx context.Context, cfg eventsConfig, pool *pgxpool.Pool, decl
 		_ = e.relay.Run(relayCtx)
 	}()
 	for _, c := range consumers {
+		if c.options.Concurrency == 0 {
+			c.options.Concurrency = cfg.ConsumerConcurrency
+		}
 		cons, err := broker.Consume(ctx, c.context, guard.Handler(c.handler), c.options)
 		if err != nil {
 			e.shutdown(context.Background())

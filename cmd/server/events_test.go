@@ -28,7 +28,7 @@ func TestEventsConfig(t *testing.T) {
 			want: func(e eventsConfig) bool {
 				return e.AMQPURL == "amqp://guest:guest@127.0.0.1:5672/" && e.Exchange == "bookworm.events" &&
 					e.QueuePrefix == "bookworm" && e.OutboxRetention == 24*time.Hour && e.InboxRetention == 30*24*time.Hour &&
-					e.RelayWorkers == 2 && e.RelayBatch == 500
+					e.RelayWorkers == 2 && e.RelayBatch == 500 && e.ConsumerConcurrency == 16
 			},
 		},
 		{
@@ -48,6 +48,9 @@ func TestEventsConfig(t *testing.T) {
 		{name: "negative inbox retention", args: []string{"--inbox-retention", "-1h"}, env: env(), wantErr: "inbox-retention"},
 		{name: "no workers", args: []string{"--relay-workers", "0"}, env: env(), wantErr: "relay-workers"},
 		{name: "huge batch", args: []string{"--relay-batch", "20000"}, env: env(), wantErr: "relay-batch"},
+		{name: "no handler per queue", args: []string{"--consumer-concurrency", "0"}, env: env(), wantErr: "consumer-concurrency"},
+		{name: "handlers per queue", args: []string{"--consumer-concurrency", "64"}, env: env(),
+			want: func(e eventsConfig) bool { return e.ConsumerConcurrency == 64 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

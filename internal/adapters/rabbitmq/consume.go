@@ -18,7 +18,10 @@ import (
 // Defaults of ConsumeOptions.
 const (
 	// DefaultConcurrency is how many handlers of one consumer run at once.
-	DefaultConcurrency = 4
+	// Handlers mostly wait (for Postgres, for a payment gateway), so a
+	// queue is drained by many at once: with 4, the checkout saga's queue
+	// capped a server at some 20 orders/s whatever the machine.
+	DefaultConcurrency = 16
 	// forwardTimeout bounds the wait for the confirm of a copy sent to a
 	// retry queue or the dead-letter queue.
 	forwardTimeout = 30 * time.Second

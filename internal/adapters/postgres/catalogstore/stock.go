@@ -21,11 +21,12 @@ import (
 // Stock is stock.Store on PostgreSQL: the counts are columns of
 // catalog.books (stock is the available count, stock_reserved and
 // stock_sold beside it), each order's reservation a row of
-// catalog.stock_reservations. One Update is one transaction (a savepoint of
-// the consumer's inbox transaction when db is one) that holds an advisory
+// catalog.stock_reservations. One Update is one transaction (part of the
+// consumer's inbox transaction when db is one) that holds an advisory
 // lock on the order and the row lock of every book it names, taken in book
 // id order, so that concurrent orders of one book take turns and two orders
-// never deadlock.
+// never deadlock. It takes three round trips: the order's lock with its
+// reservation, the books' locks, and every write of the step.
 type Stock struct {
 	db postgres.DB
 }
@@ -34,6 +35,10 @@ var _ stock.Store = (*Stock)(nil)
 
 // NewStock returns the stock store of db (a pool or a transaction).
 func NewStock(db postgres.DB) *Stock { return &Stock{db: db} }
+
+// notifyBookSQL announces a book's change on CatalogChannel, as
+// NotifyBookChanged does, as a statement of a batch.
+const notifyBookSQL = `SELECT pg_notify($1, $2)`
 
 type stockLineJSON struct {
 	BookID   string `json:"book_id"`
@@ -46,12 +51,10 @@ func (s *Stock) Update(ctx context.Context, orderID string, bookIDs []string, fn
 		return fmt.Errorf("stock store: order id %q is not a UUID", orderID)
 	}
 	var fnErr error
-	err := postgres.InTx(ctx, s.db, func(tx pgx.Tx) error {
-		// One order's steps take turns (a first Reserve has no row to lock).
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('catalog.stock:' || $1, 0))`, orderID); err != nil {
-			return err
-		}
-		r, stored, err := loadReservation(ctx, tx, orderID)
+	update := func(tx pgx.Tx) error {
+		// One order's steps take turns (a first Reserve has no row to lock);
+		// the lock and the reservation's read go in one round trip.
+		r, stored, err := lockReservation(ctx, tx, orderID)
 		if err != nil {
 			return err
 		}
@@ -75,33 +78,46 @@ func (s *Stock) Update(ctx context.Context, orderID string, bookIDs []string, fn
 			fnErr = err
 			return err
 		}
+		// Every write of the step in one round trip.
+		b := &pgx.Batch{}
 		for _, id := range ids {
 			it, ok := items[id]
 			if !ok || *it == before[id] {
 				continue
 			}
-			if _, err := tx.Exec(ctx, `UPDATE catalog.books SET stock = $2, stock_reserved = $3, stock_sold = $4 WHERE id = $1`,
-				id, it.Available(), it.Reserved(), it.Sold()); err != nil {
-				return err
-			}
-			if err := NotifyBookChanged(ctx, tx, id); err != nil {
-				return err
-			}
+			b.Queue(`UPDATE catalog.books SET stock = $2, stock_reserved = $3, stock_sold = $4 WHERE id = $1`,
+				id, it.Available(), it.Reserved(), it.Sold())
+			b.Queue(notifyBookSQL, CatalogChannel, id)
 		}
 		if !stored || l.Reservation.Version() != version {
-			if err := saveReservation(ctx, tx, l.Reservation, stored); err != nil {
+			if err := queueSaveReservation(b, l.Reservation, stored); err != nil {
 				return err
 			}
 		}
-		if ev == nil {
+		if ev != nil {
+			m, err := stockMessage(ev)
+			if err != nil {
+				return err
+			}
+			if err := outbox.EnqueueBatch(ctx, b, CatalogSource, m); err != nil {
+				return err
+			}
+		}
+		if b.Len() == 0 {
 			return nil
 		}
-		m, err := stockMessage(ev)
-		if err != nil {
-			return err
-		}
-		return outbox.Enqueue(ctx, tx, CatalogSource, m)
-	})
+		return tx.SendBatch(ctx, b).Close()
+	}
+	var err error
+	if tx, ok := s.db.(pgx.Tx); ok {
+		// The caller's transaction (the consumer's inbox): no savepoint,
+		// since nothing is written before fn has decided, and a failed
+		// write fails the caller's transaction, which then rolls back. The
+		// caller wakes the relays after its commit (HandleOnce does).
+		err = update(tx)
+	} else {
+		err = outbox.WriteThenNotify(ctx, s.db, update, outbox.RelayNote)
+	}
 	if fnErr != nil {
 		return fnErr
 	}
@@ -111,7 +127,9 @@ func (s *Stock) Update(ctx context.Context, orderID string, bookIDs []string, fn
 	return nil
 }
 
-func loadReservation(ctx context.Context, tx pgx.Tx, orderID string) (*stock.Reservation, bool, error) {
+// lockReservation takes the order's advisory lock and then reads its
+// reservation, in one round trip.
+func lockReservation(ctx context.Context, tx pgx.Tx, orderID string) (*stock.Reservation, bool, error) {
 	var (
 		state, reason int16
 		version       int64
@@ -121,9 +139,16 @@ func loadReservation(ctx context.Context, tx pgx.Tx, orderID string) (*stock.Res
 		lines         []stockLineJSON
 		reservedLines []stock.Line
 	)
-	err := tx.QueryRow(ctx, `SELECT state, version, lines, reject_reason, rejected_book_ids, was_committed
-		FROM catalog.stock_reservations WHERE order_id = $1`, orderID).
-		Scan(&state, &version, &linesJSON, &reason, &rejected, &wasCommitted)
+	b := &pgx.Batch{}
+	b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended('catalog.stock:' || $1, 0))`, orderID)
+	b.Queue(`SELECT state, version, lines, reject_reason, rejected_book_ids, was_committed
+		FROM catalog.stock_reservations WHERE order_id = $1`, orderID)
+	res := tx.SendBatch(ctx, b)
+	defer res.Close()
+	if _, err := res.Exec(); err != nil {
+		return nil, false, err
+	}
+	err := res.QueryRow().Scan(&state, &version, &linesJSON, &reason, &rejected, &wasCommitted)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return stock.NewReservation(orderID), false, nil
 	}
@@ -168,12 +193,13 @@ func lockItems(ctx context.Context, tx pgx.Tx, ids []string) (map[string]*stock.
 	return items, rows.Err()
 }
 
-func saveReservation(ctx context.Context, tx pgx.Tx, r *stock.Reservation, stored bool) error {
-	lines := []stockLineJSON{}
+// queueSaveReservation queues the write of r on b.
+func queueSaveReservation(b *pgx.Batch, r *stock.Reservation, stored bool) error {
+	ls := []stockLineJSON{}
 	for _, l := range r.Lines() {
-		lines = append(lines, stockLineJSON{BookID: l.BookID, Quantity: l.Quantity})
+		ls = append(ls, stockLineJSON{BookID: l.BookID, Quantity: l.Quantity})
 	}
-	b, err := json.Marshal(lines)
+	lines, err := json.Marshal(ls)
 	if err != nil {
 		return err
 	}
@@ -182,15 +208,15 @@ func saveReservation(ctx context.Context, tx pgx.Tx, r *stock.Reservation, store
 		rejected = []string{}
 	}
 	if !stored {
-		_, err = tx.Exec(ctx, `INSERT INTO catalog.stock_reservations (order_id, state, version, lines, reject_reason,
+		b.Queue(`INSERT INTO catalog.stock_reservations (order_id, state, version, lines, reject_reason,
 			rejected_book_ids, was_committed, update_time) VALUES ($1, $2, $3, $4, $5, $6, $7, now())`,
-			r.OrderID(), int16(r.State()), r.Version(), b, int16(r.RejectReason()), rejected, r.WasCommitted())
-		return err
+			r.OrderID(), int16(r.State()), r.Version(), lines, int16(r.RejectReason()), rejected, r.WasCommitted())
+		return nil
 	}
-	_, err = tx.Exec(ctx, `UPDATE catalog.stock_reservations SET state = $2, version = $3, lines = $4, reject_reason = $5,
+	b.Queue(`UPDATE catalog.stock_reservations SET state = $2, version = $3, lines = $4, reject_reason = $5,
 		rejected_book_ids = $6, was_committed = $7, update_time = now() WHERE order_id = $1`,
-		r.OrderID(), int16(r.State()), r.Version(), b, int16(r.RejectReason()), rejected, r.WasCommitted())
-	return err
+		r.OrderID(), int16(r.State()), r.Version(), lines, int16(r.RejectReason()), rejected, r.WasCommitted())
+	return nil
 }
 
 func stockLines(ls []stock.Line) []*catalogv1.StockLine {

@@ -19,9 +19,9 @@ import (
 const OrderingSource = "ordering"
 
 // enqueue serializes the ordering context's domain events (the core decides
-// which a change raises) to the contract's messages and writes them to the
-// outbox in tx.
-func enqueue(ctx context.Context, tx pgx.Tx, evs []ordering.Event) error {
+// which a change raises) to the contract's messages and queues their write
+// to the outbox on b, the batch of the change.
+func enqueue(ctx context.Context, b *pgx.Batch, evs []ordering.Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
@@ -33,7 +33,7 @@ func enqueue(ctx context.Context, tx pgx.Tx, evs []ordering.Event) error {
 		}
 		msgs = append(msgs, m)
 	}
-	return outbox.Enqueue(ctx, tx, OrderingSource, msgs...)
+	return outbox.EnqueueBatch(ctx, b, OrderingSource, msgs...)
 }
 
 // statusProto is the contract's form of a status.

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -35,10 +36,28 @@ func NewFeed(pool *pgxpool.Pool, log *slog.Logger) *Feed {
 	return &Feed{pool: pool, log: log, subs: map[string]map[chan int64]struct{}{}}
 }
 
+// ReloadInterval is how often Run tells every subscriber to reload the
+// order although no notification came: the bound on how long a watcher
+// misses a change whose notification was lost (Orders notifies after the
+// commit, so a writer that dies in between sends none).
+const ReloadInterval = 5 * time.Second
+
 // Run listens on Channel until ctx ends. Each time its connection is
 // listening (again) it tells every subscriber to reload, since changes may
-// have been missed meanwhile.
+// have been missed meanwhile, and so it does every ReloadInterval.
 func (f *Feed) Run(ctx context.Context) error {
+	go func() {
+		t := time.NewTicker(ReloadInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				f.broadcast(math.MaxInt64)
+			}
+		}
+	}()
 	postgres.Listen(ctx, f.pool, postgres.Listener{
 		AppName:   "bookworm order feed",
 		Channel:   Channel,

@@ -3,13 +3,16 @@ package orderingstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres"
+	"github.com/bookworm-store/bookworm/internal/adapters/postgres/outbox"
 	"github.com/bookworm-store/bookworm/internal/core/failure"
 	coreid "github.com/bookworm-store/bookworm/internal/core/id"
 	"github.com/bookworm-store/bookworm/internal/core/ordering"
@@ -21,8 +24,9 @@ import (
 const Channel = "bookworm_ordering"
 
 // Orders is ordering.OrderStore on PostgreSQL. Every write commits, in one
-// transaction, the order, the new entries of its history, the events of the
-// change in the outbox and a notification on Channel.
+// transaction sent as one batch, the order, the new entries of its history
+// and the events of the change in the outbox; then it notifies Channel (and
+// the relays) in a statement of its own.
 type Orders struct {
 	db postgres.DB
 }
@@ -36,7 +40,20 @@ func NewOrders(db postgres.DB) *Orders { return &Orders{db: db} }
 // errTable translates the driver errors of the order store.
 var errTable = postgres.ErrorTable{Store: "ordering"}
 
-const orderColumns = `id::text, user_id, request_id, status, version, create_time, update_time, deadline, data`
+// selectOrders reads orders with their history and revision, in one
+// statement (so from one snapshot): add the WHERE clause. The history
+// comes as one array per column, oldest entry first.
+const selectOrders = `SELECT o.id::text, o.user_id, o.request_id, o.status, o.version, o.create_time, o.update_time,
+	o.deadline, o.data, o.revision, h.versions, h.times, h.kinds, h.actors, h.froms, h.tos, h.reasons
+	FROM ordering.orders o CROSS JOIN LATERAL (
+		SELECT coalesce(array_agg(version ORDER BY version), '{}') AS versions,
+			coalesce(array_agg(occur_time ORDER BY version), '{}') AS times,
+			coalesce(array_agg(actor_kind ORDER BY version), '{}') AS kinds,
+			coalesce(array_agg(actor_id ORDER BY version), '{}') AS actors,
+			coalesce(array_agg(from_status ORDER BY version), '{}') AS froms,
+			coalesce(array_agg(to_status ORDER BY version), '{}') AS tos,
+			coalesce(array_agg(reason ORDER BY version), '{}') AS reasons
+		FROM ordering.history WHERE order_id = o.id) h`
 
 // Create implements ordering.OrderStore: the unique key (user_id,
 // request_id) lets one of racing Creates insert; the others find its order.
@@ -46,25 +63,31 @@ func (s *Orders) Create(ctx context.Context, o *ordering.Order, evs []ordering.E
 	if err != nil {
 		return nil, false, err
 	}
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO ordering.orders (id, user_id, request_id, status, version, create_time,
+		update_time, deadline, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		ON CONFLICT (user_id, request_id) DO NOTHING`,
+		snap.ID, snap.Buyer.UserID, snap.RequestID, int16(snap.Status), snap.Version, snap.CreatedAt, snap.UpdatedAt,
+		nullTime(snap.Deadline), doc)
+	if err := queueWrite(ctx, b, snap.ID, snap.Version, snap.History, 0, evs); err != nil {
+		return nil, false, err
+	}
+	// One round trip for the whole write. When the order row was not
+	// inserted (a racing request with the same id won), everything queued
+	// after it is rolled back with the transaction.
 	created := false
-	err = postgres.InTx(ctx, s.db, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO ordering.orders (id, user_id, request_id, status, version, create_time,
-			update_time, deadline, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-			ON CONFLICT (user_id, request_id) DO NOTHING`,
-			snap.ID, snap.Buyer.UserID, snap.RequestID, int16(snap.Status), snap.Version, snap.CreatedAt, snap.UpdatedAt,
-			nullTime(snap.Deadline), doc)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
+	err = outbox.WriteThenNotify(ctx, s.db, func(tx pgx.Tx) error {
+		return sendWrite(ctx, tx, b, func(tag pgconn.CommandTag) error {
+			if tag.RowsAffected() == 0 {
+				return errNotCreated
+			}
+			created = true
 			return nil
-		}
-		created = true
-		if err := appendHistory(ctx, tx, snap.ID, snap.History, 0); err != nil {
-			return err
-		}
-		return finishWrite(ctx, tx, snap.ID, snap.Version, evs)
-	})
+		})
+	}, notes(snap.ID, snap.Version, evs)...)
+	if errors.Is(err, errNotCreated) {
+		err = nil
+	}
 	if err != nil {
 		return nil, false, errTable.Translate(ctx, err, "order "+snap.ID)
 	}
@@ -75,30 +98,67 @@ func (s *Orders) Create(ctx context.Context, o *ordering.Order, evs []ordering.E
 	return stored, false, err
 }
 
-// finishWrite enqueues the change's events and announces it to watchers.
-func finishWrite(ctx context.Context, tx pgx.Tx, id string, version int64, evs []ordering.Event) error {
-	if err := enqueue(ctx, tx, evs); err != nil {
-		return err
-	}
-	_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, Channel, id+":"+strconv.FormatInt(version, 10))
-	return err
-}
+// errNotCreated rolls back a Create whose order row a racing Create with
+// the same request id inserted first.
+var errNotCreated = errors.New("ordering store: the request's order exists")
 
-func appendHistory(ctx context.Context, tx pgx.Tx, orderID string, h []ordering.HistoryEntry, after int64) error {
-	rows := [][]any{}
+// queueWrite queues on b, after the statement that writes the order row,
+// the rest of a change: the history entries after version after and the
+// change's events in the outbox.
+func queueWrite(ctx context.Context, b *pgx.Batch, id string, version int64, h []ordering.HistoryEntry, after int64, evs []ordering.Event) error {
+	var (
+		versions       []int64
+		times          []time.Time
+		kinds, fs, ts  []int16
+		actors, reason []string
+	)
 	for _, e := range h {
 		if e.Version <= after {
 			continue
 		}
-		rows = append(rows, []any{orderID, e.Version, e.At, int16(e.Actor.Kind), e.Actor.ID, int16(e.From), int16(e.To), e.Reason})
+		versions, times = append(versions, e.Version), append(times, e.At)
+		kinds, actors = append(kinds, int16(e.Actor.Kind)), append(actors, e.Actor.ID)
+		fs, ts, reason = append(fs, int16(e.From)), append(ts, int16(e.To)), append(reason, e.Reason)
 	}
-	if len(rows) == 0 {
-		return nil
+	if len(versions) > 0 {
+		b.Queue(`INSERT INTO ordering.history (order_id, version, occur_time, actor_kind, actor_id, from_status, to_status, reason)
+			SELECT $1, * FROM unnest($2::bigint[], $3::timestamptz[], $4::smallint[], $5::text[], $6::smallint[], $7::smallint[], $8::text[])`,
+			id, versions, times, kinds, actors, fs, ts, reason)
 	}
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{"ordering", "history"},
-		[]string{"order_id", "version", "occur_time", "actor_kind", "actor_id", "from_status", "to_status", "reason"},
-		pgx.CopyFromRows(rows))
-	return err
+	return enqueue(ctx, b, evs)
+}
+
+// notes are the notifications of a committed change: to watchers on
+// Channel, and to the relays when it enqueued events. They go out after
+// the commit (outbox.WriteThenNotify says why); Feed reloads its watchers
+// periodically should one be lost.
+func notes(id string, version int64, evs []ordering.Event) []outbox.Note {
+	ns := []outbox.Note{{Channel: Channel, Payload: id + ":" + strconv.FormatInt(version, 10)}}
+	if len(evs) > 0 {
+		ns = append(ns, outbox.RelayNote)
+	}
+	return ns
+}
+
+// sendWrite sends the batch of a change in tx and reads every result;
+// check judges the first statement's, the write of the order row, and its
+// error ends the write.
+func sendWrite(ctx context.Context, tx pgx.Tx, b *pgx.Batch, check func(pgconn.CommandTag) error) error {
+	res := tx.SendBatch(ctx, b)
+	defer res.Close()
+	tag, err := res.Exec()
+	if err != nil {
+		return err
+	}
+	if err := check(tag); err != nil {
+		return err
+	}
+	for range b.Len() - 1 {
+		if _, err := res.Exec(); err != nil {
+			return err
+		}
+	}
+	return res.Close()
 }
 
 func nullTime(t time.Time) *time.Time {
@@ -109,54 +169,48 @@ func nullTime(t time.Time) *time.Time {
 	return &u
 }
 
-// scanOrder reads one row of orderColumns, without the history.
-func scanOrder(row pgx.Row) (ordering.Snapshot, error) {
-	var s ordering.Snapshot
-	var status int16
-	var deadline *time.Time
-	var doc []byte
-	if err := row.Scan(&s.ID, &s.Buyer.UserID, &s.RequestID, &status, &s.Version, &s.CreatedAt, &s.UpdatedAt, &deadline, &doc); err != nil {
-		return s, err
+// scanOrder reads one row of selectOrders: the order's snapshot, history
+// included, and its revision.
+func scanOrder(row pgx.Row) (ordering.Snapshot, int64, error) {
+	var (
+		s                 ordering.Snapshot
+		status            int16
+		deadline          *time.Time
+		doc               []byte
+		revision          int64
+		versions          []int64
+		times             []time.Time
+		kinds, froms, tos []int16
+		actors, reasons   []string
+	)
+	if err := row.Scan(&s.ID, &s.Buyer.UserID, &s.RequestID, &status, &s.Version, &s.CreatedAt, &s.UpdatedAt, &deadline, &doc,
+		&revision, &versions, &times, &kinds, &actors, &froms, &tos, &reasons); err != nil {
+		return s, 0, err
 	}
 	s.Status = ordering.Status(status)
 	s.CreatedAt, s.UpdatedAt = s.CreatedAt.UTC(), s.UpdatedAt.UTC()
 	if deadline != nil {
 		s.Deadline = deadline.UTC()
 	}
-	return s, decodeDocument(doc, &s)
+	n := len(versions)
+	if len(times) != n || len(kinds) != n || len(actors) != n || len(froms) != n || len(tos) != n || len(reasons) != n {
+		return s, 0, fmt.Errorf("ordering store: order %s: history columns of unequal length", s.ID)
+	}
+	for i := range n {
+		s.History = append(s.History, ordering.HistoryEntry{Version: versions[i], At: times[i].UTC(),
+			Actor: ordering.Actor{Kind: ordering.ActorKind(kinds[i]), ID: actors[i]},
+			From:  ordering.Status(froms[i]), To: ordering.Status(tos[i]), Reason: reasons[i]})
+	}
+	return s, revision, decodeDocument(doc, &s)
 }
 
-// loadHistory fills the history of the snapshots.
-func loadHistory(ctx context.Context, q postgres.Querier, snaps []ordering.Snapshot) error {
-	if len(snaps) == 0 {
-		return nil
-	}
-	ids := make([]string, len(snaps))
-	at := map[string]int{}
-	for i, s := range snaps {
-		ids[i], at[s.ID] = s.ID, i
-	}
-	rows, err := q.Query(ctx, `SELECT order_id::text, version, occur_time, actor_kind, actor_id, from_status, to_status, reason
-		FROM ordering.history WHERE order_id = ANY($1::uuid[]) ORDER BY order_id, version`, ids)
+// scanOrders reads the orders of rows of selectOrders.
+func scanOrders(rows pgx.Rows) ([]*ordering.Order, error) {
+	snaps, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ordering.Snapshot, error) {
+		s, _, err := scanOrder(row)
+		return s, err
+	})
 	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		var e ordering.HistoryEntry
-		var kind, from, to int16
-		if err := rows.Scan(&id, &e.Version, &e.At, &kind, &e.Actor.ID, &from, &to, &e.Reason); err != nil {
-			return err
-		}
-		e.At, e.Actor.Kind, e.From, e.To = e.At.UTC(), ordering.ActorKind(kind), ordering.Status(from), ordering.Status(to)
-		snaps[at[id]].History = append(snaps[at[id]].History, e)
-	}
-	return rows.Err()
-}
-
-func restoreAll(ctx context.Context, q postgres.Querier, snaps []ordering.Snapshot) ([]*ordering.Order, error) {
-	if err := loadHistory(ctx, q, snaps); err != nil {
 		return nil, err
 	}
 	out := make([]*ordering.Order, 0, len(snaps))
@@ -170,20 +224,21 @@ func restoreAll(ctx context.Context, q postgres.Querier, snaps []ordering.Snapsh
 	return out, nil
 }
 
-// getOne reads the order the query selects (one row of orderColumns).
-func getOne(ctx context.Context, q postgres.Querier, subject, sql string, args ...any) (*ordering.Order, error) {
-	snap, err := scanOrder(q.QueryRow(ctx, sql, args...))
+// getOne reads the order the query (selectOrders and a WHERE clause)
+// selects, and its revision.
+func getOne(ctx context.Context, q postgres.Querier, subject, sql string, args ...any) (*ordering.Order, int64, error) {
+	snap, revision, err := scanOrder(q.QueryRow(ctx, sql, args...))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, failure.NotFound("%s not found", subject)
+		return nil, 0, failure.NotFound("%s not found", subject)
 	}
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	os, err := restoreAll(ctx, q, []ordering.Snapshot{snap})
+	o, err := ordering.Restore(snap)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return os[0], nil
+	return o, revision, nil
 }
 
 // Get implements ordering.OrderStore.
@@ -191,14 +246,14 @@ func (s *Orders) Get(ctx context.Context, id string) (*ordering.Order, error) {
 	if !coreid.Valid(id) {
 		return nil, failure.NotFound("order %s not found", id)
 	}
-	o, err := getOne(ctx, s.db, "order "+id, `SELECT `+orderColumns+` FROM ordering.orders WHERE id = $1`, id)
+	o, _, err := getOne(ctx, s.db, "order "+id, selectOrders+` WHERE o.id = $1`, id)
 	return o, errTable.Translate(ctx, err, "order "+id)
 }
 
 // FindByRequest implements ordering.OrderStore.
 func (s *Orders) FindByRequest(ctx context.Context, userID, requestID string) (*ordering.Order, error) {
-	o, err := getOne(ctx, s.db, "order of request "+requestID,
-		`SELECT `+orderColumns+` FROM ordering.orders WHERE user_id = $1 AND request_id = $2`, userID, requestID)
+	o, _, err := getOne(ctx, s.db, "order of request "+requestID,
+		selectOrders+` WHERE o.user_id = $1 AND o.request_id = $2`, userID, requestID)
 	return o, errTable.Translate(ctx, err, "order of request "+requestID)
 }
 
@@ -209,13 +264,10 @@ func (s *Orders) Update(ctx context.Context, id string, update func(*ordering.Or
 	if !coreid.Valid(id) {
 		return nil, failure.NotFound("order %s not found", id)
 	}
-	var revision int64
-	if err := s.db.QueryRow(ctx, `SELECT revision FROM ordering.orders WHERE id = $1`, id).Scan(&revision); err != nil {
-		return nil, errTable.Translate(ctx, err, "order "+id)
-	}
-	o, err := s.Get(ctx, id)
+	// One statement reads the row, its revision and the history.
+	o, revision, err := getOne(ctx, s.db, "order "+id, selectOrders+` WHERE o.id = $1`, id)
 	if err != nil {
-		return nil, err
+		return nil, errTable.Translate(ctx, err, "order "+id)
 	}
 	before := o.Snapshot()
 	evs, err := update(o)
@@ -230,23 +282,23 @@ func (s *Orders) Update(ctx context.Context, id string, update func(*ordering.Or
 	if err != nil {
 		return nil, err
 	}
-	err = postgres.InTx(ctx, s.db, func(tx pgx.Tx) error {
-		// The row must still be the one read: its revision is read before the
-		// order, so a change between the two reads is caught too.
-		tag, err := tx.Exec(ctx, `UPDATE ordering.orders SET status = $3, version = $4, update_time = $5, deadline = $6,
-			data = $7, revision = revision + 1 WHERE id = $1 AND revision = $2 AND version = $8`,
-			id, revision, int16(after.Status), after.Version, after.UpdatedAt, nullTime(after.Deadline), doc, before.Version)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return failure.Conflict("order %s was changed concurrently; read it again and retry", id)
-		}
-		if err := appendHistory(ctx, tx, id, after.History, before.Version); err != nil {
-			return err
-		}
-		return finishWrite(ctx, tx, id, after.Version, evs)
-	})
+	// The row must still be the one read (revision and version); the rest
+	// of the change goes in the same round trip.
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE ordering.orders SET status = $3, version = $4, update_time = $5, deadline = $6,
+		data = $7, revision = revision + 1 WHERE id = $1 AND revision = $2 AND version = $8`,
+		id, revision, int16(after.Status), after.Version, after.UpdatedAt, nullTime(after.Deadline), doc, before.Version)
+	if err := queueWrite(ctx, b, id, after.Version, after.History, before.Version, evs); err != nil {
+		return nil, err
+	}
+	err = outbox.WriteThenNotify(ctx, s.db, func(tx pgx.Tx) error {
+		return sendWrite(ctx, tx, b, func(tag pgconn.CommandTag) error {
+			if tag.RowsAffected() == 0 {
+				return failure.Conflict("order %s was changed concurrently; read it again and retry", id)
+			}
+			return nil
+		})
+	}, notes(id, after.Version, evs)...)
 	if err != nil {
 		return nil, errTable.Translate(ctx, err, "order "+id)
 	}
@@ -308,39 +360,36 @@ func (s *Orders) List(ctx context.Context, q ordering.ListQuery) (ordering.Page,
 	var args postgres.Args
 	where := []string{"true"}
 	if q.UserID != "" {
-		where = append(where, "user_id = "+args.Add(q.UserID))
+		where = append(where, "o.user_id = "+args.Add(q.UserID))
 	}
 	if len(statuses) > 0 {
-		where = append(where, "status = ANY("+args.Add(statuses)+"::smallint[])")
+		where = append(where, "o.status = ANY("+args.Add(statuses)+"::smallint[])")
 	}
 	if !q.CreatedFrom.IsZero() {
-		where = append(where, "create_time >= "+args.Add(q.CreatedFrom.UTC()))
+		where = append(where, "o.create_time >= "+args.Add(q.CreatedFrom.UTC()))
 	}
 	if !q.CreatedBefore.IsZero() {
-		where = append(where, "create_time < "+args.Add(q.CreatedBefore.UTC()))
+		where = append(where, "o.create_time < "+args.Add(q.CreatedBefore.UTC()))
 	}
 	if after {
 		t := time.UnixMicro(cur.Time).UTC()
-		where = append(where, "(create_time, id) < ("+args.Add(t)+", "+args.Add(cur.ID)+"::uuid)")
+		where = append(where, "(o.create_time, o.id) < ("+args.Add(t)+", "+args.Add(cur.ID)+"::uuid)")
 	}
-	sql := `SELECT ` + orderColumns + ` FROM ordering.orders WHERE ` + strings.Join(where, " AND ") +
-		` ORDER BY create_time DESC, id DESC LIMIT ` + args.Add(size+1)
+	sql := selectOrders + ` WHERE ` + strings.Join(where, " AND ") +
+		` ORDER BY o.create_time DESC, o.id DESC LIMIT ` + args.Add(size+1)
 	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
 		return ordering.Page{}, errTable.Translate(ctx, err, "orders")
 	}
-	snaps, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ordering.Snapshot, error) { return scanOrder(row) })
+	orders, err := scanOrders(rows)
 	if err != nil {
 		return ordering.Page{}, errTable.Translate(ctx, err, "orders")
 	}
-	var page ordering.Page
-	if len(snaps) > size {
-		snaps = snaps[:size]
-		last := snaps[size-1]
-		page.NextPageToken = orderCursor{Query: fp.Sum(), Time: last.CreatedAt.UnixMicro(), ID: last.ID}.encode()
-	}
-	if page.Orders, err = restoreAll(ctx, s.db, snaps); err != nil {
-		return ordering.Page{}, errTable.Translate(ctx, err, "orders")
+	page := ordering.Page{Orders: orders}
+	if len(orders) > size {
+		page.Orders = orders[:size]
+		last := orders[size-1]
+		page.NextPageToken = orderCursor{Query: fp.Sum(), Time: last.CreatedAt().UnixMicro(), ID: last.ID()}.encode()
 	}
 	return page, nil
 }
@@ -357,15 +406,11 @@ func (s *Orders) Due(ctx context.Context, now time.Time, limit int) ([]*ordering
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+orderColumns+` FROM ordering.orders
-		WHERE deadline IS NOT NULL AND deadline <= $1 ORDER BY deadline LIMIT $2`, now.UTC(), limit)
+	rows, err := s.db.Query(ctx, selectOrders+`
+		WHERE o.deadline IS NOT NULL AND o.deadline <= $1 ORDER BY o.deadline LIMIT $2`, now.UTC(), limit)
 	if err != nil {
 		return nil, errTable.Translate(ctx, err, "due orders")
 	}
-	snaps, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ordering.Snapshot, error) { return scanOrder(row) })
-	if err != nil {
-		return nil, errTable.Translate(ctx, err, "due orders")
-	}
-	out, err := restoreAll(ctx, s.db, snaps)
+	out, err := scanOrders(rows)
 	return out, errTable.Translate(ctx, err, "due orders")
 }

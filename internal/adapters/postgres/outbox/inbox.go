@@ -19,8 +19,9 @@ import (
 // applied is false (the caller acks the message: its effects are in). If fn
 // returns an error the transaction rolls back, nothing is recorded, and the
 // error is returned as fn returned it (the caller lets the message be
-// retried). fn may call Enqueue with tx, so that the events it causes are
-// committed with its effects.
+// retried). fn may call Enqueue (or send a batch of EnqueueBatch) with tx,
+// so that the events it causes are committed with its effects; HandleOnce
+// then wakes the relays just after the commit, on the same connection.
 //
 // The inbox row is inserted first, with ON CONFLICT DO NOTHING: a copy of the
 // same event handled concurrently waits on the row's unique index until the
@@ -32,8 +33,17 @@ func HandleOnce(ctx context.Context, pool *pgxpool.Pool, consumer, eventID strin
 	if consumer == "" || eventID == "" {
 		return false, errors.New("inbox: empty consumer or event id")
 	}
+	// The events fn enqueues wake the relays after the commit, on the same
+	// connection, rather than by a NOTIFY inside the transaction (see
+	// WriteThenNotify).
+	ctx, ann := withAnnouncer(ctx)
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return false, fmt.Errorf("inbox: event %s for %s: %w", eventID, consumer, err)
+	}
+	defer conn.Release()
 	var fnErr error
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO events.inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
 			consumer, eventID)
 		if err != nil {
@@ -54,6 +64,9 @@ func HandleOnce(ctx context.Context, pool *pgxpool.Pool, consumer, eventID strin
 		return false, fnErr
 	case err != nil:
 		return false, fmt.Errorf("inbox: event %s for %s: %w", eventID, consumer, err)
+	}
+	if applied && ann.enqueued {
+		_ = sendNotes(context.WithoutCancel(ctx), conn, []Note{RelayNote})
 	}
 	return applied, nil
 }

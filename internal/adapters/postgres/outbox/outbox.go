@@ -34,14 +34,15 @@ import (
 // wrote the events commits.
 const Channel = "bookworm_outbox"
 
-// enqueueSQL inserts the events and notifies the relay in one round trip (a
-// data-modifying CTE runs even when nothing reads it).
-const enqueueSQL = `WITH ins AS (
-	INSERT INTO events.outbox (event_id, type, source, occur_time, traceparent, tracestate, data)
+// enqueueInsert inserts the events.
+const enqueueInsert = `INSERT INTO events.outbox (event_id, type, source, occur_time, traceparent, tracestate, data)
 	SELECT e.id, e.type, '` + events.SourceScheme + `' || (SELECT id::text FROM events.deployment) || '/' || $3, $4, $5, $6, e.data
 	  FROM unnest($1::uuid[], $2::text[], $7::bytea[]) WITH ORDINALITY AS e (id, type, data, ord)
-	 ORDER BY e.ord
-)
+	 ORDER BY e.ord`
+
+// enqueueSQL inserts the events and notifies the relay in one round trip (a
+// data-modifying CTE runs even when nothing reads it).
+const enqueueSQL = `WITH ins AS (` + enqueueInsert + `)
 SELECT pg_notify('` + Channel + `', '')`
 
 // Enqueue writes events to the transactional outbox inside tx: each event's
@@ -54,38 +55,71 @@ SELECT pg_notify('` + Channel + `', '')`
 // is the span context of ctx (W3C traceparent and tracestate, empty when
 // there is none), and its data is the binary protobuf encoding. Enqueue also
 // notifies the relay (pg_notify on Channel), which Postgres delivers
-// once per transaction at commit however many times it is called.
+// once per transaction at commit however many times it is called; inside a
+// HandleOnce handler it leaves that to HandleOnce, which wakes the relays
+// after its commit (see WriteThenNotify for why).
 func Enqueue(ctx context.Context, tx pgx.Tx, source string, msgs ...proto.Message) error {
+	args, types, err := enqueueArgs(ctx, source, msgs)
+	if err != nil || args == nil {
+		return err
+	}
+	// Without a deployment row the source is NULL, which the table
+	// refuses: no event leaves without its deployment's identity.
+	sql := enqueueSQL
+	if announcedAfterCommit(ctx) {
+		sql = enqueueInsert
+	}
+	if _, err := tx.Exec(ctx, sql, args...); err != nil {
+		return fmt.Errorf("outbox: enqueue %s: %w", strings.Join(types, ", "), err)
+	}
+	return nil
+}
+
+// EnqueueBatch queues on b the statement with which Enqueue writes msgs,
+// so that a store sends it with its own writes in one round trip. b must
+// be sent in the transaction of the change the events announce (tx.SendBatch)
+// and its results read to the end: the statement's error, should it fail,
+// is the batch's. It does what Enqueue does but notify the relay: send
+// RelayNote after the commit (WriteThenNotify), unless b is sent inside a
+// HandleOnce handler, whose commit is followed by one.
+func EnqueueBatch(ctx context.Context, b *pgx.Batch, source string, msgs ...proto.Message) error {
+	args, _, err := enqueueArgs(ctx, source, msgs)
+	if err != nil || args == nil {
+		return err
+	}
+	announcedAfterCommit(ctx)
+	b.Queue(enqueueInsert, args...)
+	return nil
+}
+
+// enqueueArgs are the arguments of enqueueSQL for msgs, and their types;
+// nil when there are no messages.
+func enqueueArgs(ctx context.Context, source string, msgs []proto.Message) (args []any, types []string, err error) {
 	if len(msgs) == 0 {
-		return nil
+		return nil, nil, nil
 	}
 	if source == "" || strings.Contains(source, "/") {
-		return fmt.Errorf("outbox: event source %q: want a context name", source)
+		return nil, nil, fmt.Errorf("outbox: event source %q: want a context name", source)
 	}
 	ids := make([]string, len(msgs))
-	types := make([]string, len(msgs))
+	types = make([]string, len(msgs))
 	data := make([][]byte, len(msgs))
 	for i, e := range msgs {
 		if e == nil {
-			return errors.New("outbox: nil event")
+			return nil, nil, errors.New("outbox: nil event")
 		}
 		id, err := uuid.NewV7()
 		if err != nil {
-			return fmt.Errorf("outbox: event id: %w", err)
+			return nil, nil, fmt.Errorf("outbox: event id: %w", err)
 		}
 		ids[i] = id.String()
 		types[i] = string(e.ProtoReflect().Descriptor().FullName())
 		if data[i], err = proto.Marshal(e); err != nil {
-			return fmt.Errorf("outbox: marshal %s: %w", types[i], err)
+			return nil, nil, fmt.Errorf("outbox: marshal %s: %w", types[i], err)
 		}
 	}
 	traceparent, tracestate := events.TraceContext(ctx)
-	// Without a deployment row the source is NULL, which the table
-	// refuses: no event leaves without its deployment's identity.
-	if _, err := tx.Exec(ctx, enqueueSQL, ids, types, source, time.Now().UTC(), traceparent, tracestate, data); err != nil {
-		return fmt.Errorf("outbox: enqueue %s: %w", strings.Join(types, ", "), err)
-	}
-	return nil
+	return []any{ids, types, source, time.Now().UTC(), traceparent, tracestate, data}, types, nil
 }
 
 // Deployment returns the identity of the deployment whose database pool

@@ -127,7 +127,8 @@ type RelayStats = events.RelayStats
 // the duplicate by event id (HandleOnce).
 //
 // A worker loops at once while it finds full batches; otherwise it waits
-// for a notification on Channel (Enqueue sends one with every commit)
+// for a notification on Channel (sent with, or just after, every commit that
+// enqueued events; one wakes one worker)
 // or for PollInterval. While the broker is down it backs off exponentially,
 // without claiming rows when the Publisher can tell it is not ready.
 type Relay struct {
@@ -136,8 +137,10 @@ type Relay struct {
 	cfg  RelayConfig
 	log  *slog.Logger
 
-	wakeMu sync.Mutex
-	wakeC  chan struct{} // closed and replaced by wake
+	// wakeC holds one wake-up for the next idle worker: a notification
+	// wakes one worker, not all of them, since one claim takes every event
+	// its commit wrote (more notifications wake more workers).
+	wakeC chan struct{}
 
 	published     atomic.Uint64
 	batches       atomic.Uint64
@@ -158,7 +161,7 @@ func NewRelay(pool *pgxpool.Pool, pub events.Publisher, cfg RelayConfig) *Relay 
 		pub:   pub,
 		cfg:   cfg,
 		log:   cfg.Logger.With(slog.String("component", "outbox-relay")),
-		wakeC: make(chan struct{}),
+		wakeC: make(chan struct{}, 1),
 	}
 }
 
@@ -308,18 +311,16 @@ const claimSQL = `SELECT seq, event_id::text, type, source, occur_time, tracepar
 func (r *Relay) claim(ctx context.Context, tx pgx.Tx) ([]int64, []events.Message, error) {
 	idle := r.cfg.PublishTimeout + 30*time.Second
 	b := &pgx.Batch{}
-	b.Queue(`SET LOCAL idle_in_transaction_session_timeout = ` + strconv.FormatInt(idle.Milliseconds(), 10))
 	// The mark need not wait for the WAL flush: should a crash lose it, the
 	// events are published again, which consumers tolerate. It takes a
 	// flush off every batch's path.
-	b.Queue(`SET LOCAL synchronous_commit = off`)
+	b.Queue(`SELECT set_config('idle_in_transaction_session_timeout', $1, true), set_config('synchronous_commit', 'off', true)`,
+		strconv.FormatInt(idle.Milliseconds(), 10))
 	b.Queue(claimSQL, r.cfg.BatchSize)
 	res := tx.SendBatch(ctx, b)
 	defer res.Close()
-	for range 2 {
-		if _, err := res.Exec(); err != nil {
-			return nil, nil, err
-		}
+	if _, err := res.Exec(); err != nil {
+		return nil, nil, err
 	}
 	rows, err := res.Query()
 	if err != nil {
@@ -354,7 +355,6 @@ func (r *Relay) work(ctx context.Context) {
 	failures := 0
 	warned := false
 	for ctx.Err() == nil {
-		wake := r.wakeChan() // before the claim, so no notification is missed
 		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.PublishTimeout)
 		n, err := r.RelayBatch(bctx)
 		cancel()
@@ -386,7 +386,7 @@ func (r *Relay) work(ctx context.Context) {
 		t := time.NewTimer(r.cfg.PollInterval)
 		select {
 		case <-ctx.Done():
-		case <-wake:
+		case <-r.wakeC:
 		case <-t.C:
 		}
 		t.Stop()
@@ -416,19 +416,15 @@ func (r *Relay) pause(ctx context.Context, failures int, notReady bool) {
 	_ = rp.WaitReady(wctx)
 }
 
-// wakeChan returns the channel the next wake closes.
-func (r *Relay) wakeChan() <-chan struct{} {
-	r.wakeMu.Lock()
-	defer r.wakeMu.Unlock()
-	return r.wakeC
-}
-
-// wake wakes every idle worker.
+// wake wakes one idle worker, or the next worker that finishes a batch
+// short of BatchSize: a notification that comes while every worker is busy
+// is kept, so events committed after a worker's claim are never left
+// waiting for PollInterval.
 func (r *Relay) wake() {
-	r.wakeMu.Lock()
-	defer r.wakeMu.Unlock()
-	close(r.wakeC)
-	r.wakeC = make(chan struct{})
+	select {
+	case r.wakeC <- struct{}{}:
+	default: // a wake-up is pending already; it covers this one
+	}
 }
 
 // listenLoop listens on Channel until ctx ends (postgres.Listen reconnects
