@@ -40,11 +40,26 @@ if [ "$(cat "$conf" 2>/dev/null)" != "$want" ]; then
 fi
 
 answers() { curl -fsS --max-time 3 --unix-socket "$sock" http://d/_ping >/dev/null 2>&1; }
+# A service whose working directory was deleted (started by an older version
+# of this script inside a CI clone since removed) answers pings but starts no
+# container: replace it.
+for pid in $(pgrep -f "podman system service .*unix://$sock" || true); do
+  case "$(readlink "/proc/$pid/cwd" 2>/dev/null)" in
+  *" (deleted)")
+    echo "container-engine: replacing the API service whose working directory is gone (pid $pid)"
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    ;;
+  esac
+done
 if ! answers; then
   mkdir -p "$(dirname "$sock")"
   rm -f "$sock"
-  # setsid + nohup: the service outlives this script and the CI step.
-  setsid nohup podman system service --time=0 "unix://$sock" >/var/log/podman-service.log 2>&1 </dev/null &
+  # setsid + nohup: the service outlives this script and the CI step. It runs
+  # from / : conmon inherits the service's working directory, and a service
+  # started inside a checkout that is later deleted (a CI clone) can start no
+  # container ("Failed to get working directory").
+  (cd / && setsid nohup podman system service --time=0 "unix://$sock" >/var/log/podman-service.log 2>&1 </dev/null &)
   for _ in $(seq 1 50); do answers && break; sleep 0.2; done
   answers || { echo "container-engine: podman API service did not answer on $sock" >&2; tail -20 /var/log/podman-service.log >&2; exit 1; }
   echo "container-engine: podman API service started on $sock"
