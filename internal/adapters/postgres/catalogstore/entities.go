@@ -33,6 +33,10 @@ type entityTable struct {
 	// refreshBooks recomputes the search documents of the books that refer
 	// to entity $1, deleted or not.
 	refreshBooks string
+	// embeddedBooks selects, from catalog.books b, the books whose embedding
+	// text carries the name of entity $1 ("" when the kind's name is not
+	// embedded).
+	embeddedBooks string
 }
 
 var entityTables = map[string]entityTable{
@@ -40,12 +44,14 @@ var entityTables = map[string]entityTable{
 		kind: catalog.AuthorKind, table: "catalog.authors", text: "biography",
 		liveRefs: `SELECT EXISTS (SELECT 1 FROM catalog.book_authors ba JOIN catalog.books b ON b.id = ba.book_id
 			WHERE ba.author_id = $1 AND b.delete_time IS NULL)`,
-		refreshBooks: `SELECT catalog.refresh_book_search(ARRAY(SELECT book_id FROM catalog.book_authors WHERE author_id = $1))`,
+		refreshBooks:  `SELECT catalog.refresh_book_search(ARRAY(SELECT book_id FROM catalog.book_authors WHERE author_id = $1))`,
+		embeddedBooks: `b.id IN (SELECT book_id FROM catalog.book_authors WHERE author_id = $1)`,
 	},
 	catalog.CategoryKind.Name: {
 		kind: catalog.CategoryKind, table: "catalog.categories", text: "description",
-		liveRefs:     `SELECT EXISTS (SELECT 1 FROM catalog.books WHERE category_id = $1 AND delete_time IS NULL)`,
-		refreshBooks: `SELECT catalog.refresh_book_search(ARRAY(SELECT id FROM catalog.books WHERE category_id = $1))`,
+		liveRefs:      `SELECT EXISTS (SELECT 1 FROM catalog.books WHERE category_id = $1 AND delete_time IS NULL)`,
+		refreshBooks:  `SELECT catalog.refresh_book_search(ARRAY(SELECT id FROM catalog.books WHERE category_id = $1))`,
+		embeddedBooks: `b.category_id = $1`,
 	},
 	catalog.PublisherKind.Name: {
 		kind: catalog.PublisherKind, table: "catalog.publishers",
@@ -169,8 +175,9 @@ func (s *Entities) ListEntities(ctx context.Context, k catalog.Kind, pageSize in
 
 // UpdateEntity reads the entity, applies update and writes the result only
 // if the row still has the version it was read at (failure.ErrConflict
-// otherwise). A rename rewrites the search documents of the entity's books
-// and invalidates every cached book.
+// otherwise). A rename rewrites the search documents of the entity's books,
+// marks for re-embedding those whose embedded text it changed (in the same
+// transaction) and invalidates every cached book.
 func (s *Entities) UpdateEntity(ctx context.Context, k catalog.Kind, id string, update func(*catalog.Entity) error) (*catalog.Entity, error) {
 	t, err := tableOf(k)
 	if err != nil {
@@ -221,6 +228,11 @@ func (s *Entities) UpdateEntity(ctx context.Context, k catalog.Kind, id string, 
 		if renamed {
 			if _, err := tx.Exec(ctx, t.refreshBooks, id); err != nil {
 				return err
+			}
+			if t.embeddedBooks != "" {
+				if err := markRenamedEmbeddings(ctx, tx, t.embeddedBooks, id); err != nil {
+					return err
+				}
 			}
 			if err := NotifyBookChanged(ctx, tx, AllBooks); err != nil {
 				return err
