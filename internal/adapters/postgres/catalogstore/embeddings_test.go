@@ -236,6 +236,8 @@ func TestEmbeddingsFollowEntityRenames(t *testing.T) {
 	if ok, err := s.Ready(f.ctx); !ok || err != nil {
 		t.Fatalf("Ready = %v, %v", ok, err)
 	}
+	nudges := 0
+	f.entities = NewEntities(pool).WithRenamed(func() { nudges++ })
 	fantasy, crime, pub := f.category("Fantasy"), f.category("Crime"), f.publisher("Owl Press")
 	ann, bo := f.author("Ann Quill"), f.author("Bo Reed")
 	b1 := f.create(f.fields("The Sorcerer's Orphan", fantasy, pub, ann)).ID()
@@ -257,11 +259,17 @@ func TestEmbeddingsFollowEntityRenames(t *testing.T) {
 	if p := pending(t, s, "m1"); len(p) != 0 {
 		t.Fatalf("no-op renames made %v pending", p)
 	}
+	if nudges != 0 {
+		t.Fatalf("no-op renames nudged the indexer %d times", nudges)
+	}
 
 	// An author's rename: the books of that author, and only those.
 	rename(t, f, catalog.AuthorKind, ann, "Ann Quillon", "", catalog.FieldName)
 	if p := pending(t, s, "m1"); !samePending(p, b1, b2) {
 		t.Fatalf("after the author's rename pending %v, want %s and %s", p, b1, b2)
+	}
+	if nudges != 1 {
+		t.Fatalf("the author's rename nudged the indexer %d times, want once", nudges)
 	}
 	if n := embedAll(t, s, "m1"); n != 2 {
 		t.Fatalf("re-embedded %d, want 2", n)

@@ -14,13 +14,22 @@ import (
 
 // Entities is catalog.Entities on PostgreSQL: one table per kind.
 type Entities struct {
-	pool *pgxpool.Pool
+	pool    *pgxpool.Pool
+	renamed func()
 }
 
 var _ catalog.Entities = (*Entities)(nil)
 
 // NewEntities returns the author, category and publisher store of pool.
 func NewEntities(pool *pgxpool.Pool) *Entities { return &Entities{pool: pool} }
+
+// WithRenamed has s call renamed after a committed rename of an entity whose
+// name the books' embedding text carries (it may have made books pending:
+// the composition root nudges the embedding indexer with it).
+func (s *Entities) WithRenamed(renamed func()) *Entities {
+	s.renamed = renamed
+	return s
+}
 
 // entityTable is the SQL of one kind. Every string is a constant of this
 // file; none comes from input.
@@ -188,6 +197,7 @@ func (s *Entities) UpdateEntity(ctx context.Context, k catalog.Kind, id string, 
 	}
 	var out *catalog.Entity
 	var updateErr error
+	var marked bool
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		e, err := t.get(ctx, tx, id)
 		if err != nil {
@@ -233,6 +243,7 @@ func (s *Entities) UpdateEntity(ctx context.Context, k catalog.Kind, id string, 
 				if err := markRenamedEmbeddings(ctx, tx, t.embeddedBooks, id); err != nil {
 					return err
 				}
+				marked = true
 			}
 			if err := NotifyBookChanged(ctx, tx, AllBooks); err != nil {
 				return err
@@ -246,6 +257,9 @@ func (s *Entities) UpdateEntity(ctx context.Context, k catalog.Kind, id string, 
 		return nil, updateErr // as the closure returned it
 	case err != nil:
 		return nil, errTable.Translate(ctx, err, k.Name+" "+id)
+	}
+	if marked && s.renamed != nil {
+		s.renamed()
 	}
 	return out, nil
 }
