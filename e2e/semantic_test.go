@@ -165,4 +165,24 @@ func TestSemanticSearch(t *testing.T) {
 		r := search("a boy and his spells", catalogv1.SearchMode_SEARCH_MODE_SEMANTIC, 5, "")
 		return r.GetMode() == catalogv1.SearchMode_SEARCH_MODE_SEMANTIC && !r.GetDegraded()
 	})
+	// Renaming an author re-embeds the author's books, with no book event:
+	// a paraphrase of the new name finds the book, which before found the
+	// only book that meant it.
+	decoy := mk("Drake and Automaton", "Harbour ledgers, almanac notes and shipping lists of the old port.")
+	au := createAuthor(t, c, uniq("Author"))
+	lone := f.createBook(t, func(in *catalogv1.BookInput) {
+		in.Title, in.Description, in.AuthorIds = "Tide", "Tides.", []string{au.GetId()}
+	})
+	const newName = "wyrm android"
+	eventually("the decoy and the lone book are embedded", func() bool {
+		return first(search(newName, catalogv1.SearchMode_SEARCH_MODE_SEMANTIC, 5, "")) == decoy.GetId() &&
+			first(search("tide tides", catalogv1.SearchMode_SEARCH_MODE_SEMANTIC, 5, "")) == lone.GetId()
+	})
+	if _, err := c.UpdateAuthor(t.Context(), connect.NewRequest(&catalogv1.UpdateAuthorRequest{Id: au.GetId(),
+		Author: &catalogv1.AuthorInput{Name: "Dragon Robot"}, UpdateMask: mask("name")})); err != nil {
+		t.Fatal(err)
+	}
+	eventually("the renamed author's book is embedded again", func() bool {
+		return first(search(newName, catalogv1.SearchMode_SEARCH_MODE_SEMANTIC, 5, "")) == lone.GetId()
+	})
 }

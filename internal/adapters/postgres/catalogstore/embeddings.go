@@ -135,19 +135,67 @@ func (s *Embeddings) PutEmbeddings(ctx context.Context, model string, items []ca
 		return err
 	}
 	// In one transaction with a notification per book: the book caches
-	// drop the search pages the new vectors may change.
-	batch := &pgx.Batch{}
-	for _, it := range items {
-		batch.Queue(`SELECT pg_notify($1, $2)`, CatalogChannel, it.BookID)
-		batch.Queue(`INSERT INTO catalog.book_embeddings AS e (book_id, model, dimension, embedding, text_hash, book_version)
+	// drop the search pages the new vectors may change. A vector made from
+	// a text the book no longer has (changed while it was embedded) is
+	// skipped: the book stays pending.
+	ids := make([]string, len(items))
+	for i, it := range items {
+		ids[i] = it.BookID
+	}
+	err := postgres.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		current, err := currentTextHashes(ctx, tx, ids)
+		if err != nil {
+			return err
+		}
+		batch := &pgx.Batch{}
+		for _, it := range items {
+			if current[it.BookID] != it.TextHash {
+				continue
+			}
+			batch.Queue(`SELECT pg_notify($1, $2)`, CatalogChannel, it.BookID)
+			batch.Queue(`INSERT INTO catalog.book_embeddings AS e (book_id, model, dimension, embedding, text_hash, book_version)
 			SELECT b.id, $2, $3, $4::vector, $5, $6 FROM catalog.books b WHERE b.id = $1 AND b.delete_time IS NULL
 			ON CONFLICT (book_id) DO UPDATE SET model = excluded.model, dimension = excluded.dimension,
 				embedding = excluded.embedding, text_hash = excluded.text_hash,
 				book_version = greatest(e.book_version, excluded.book_version), update_time = now()`,
-			it.BookID, model, dim, vectorLiteral(it.Vector), it.TextHash, it.Version)
-	}
-	err := postgres.InTx(ctx, s.pool, func(tx pgx.Tx) error { return tx.SendBatch(ctx, batch).Close() })
+				it.BookID, model, dim, vectorLiteral(it.Vector), it.TextHash, it.Version)
+		}
+		if batch.Len() == 0 {
+			return nil
+		}
+		return tx.SendBatch(ctx, batch).Close()
+	})
 	return errTable.Translate(ctx, err, "embeddings")
+}
+
+// currentTextHashes returns the TextHash of the embedding text of each live
+// book of ids, as of now. It first share-locks the authors and categories
+// whose names those texts carry, so that a rename (which locks its entity
+// FOR UPDATE and then marks the books whose text it changed) either commits
+// before the texts are read, or waits for the caller's transaction and then
+// marks what it stored.
+func currentTextHashes(ctx context.Context, tx pgx.Tx, ids []string) (map[string]string, error) {
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM catalog.authors a
+		WHERE a.id IN (SELECT author_id FROM catalog.book_authors WHERE book_id = ANY ($1::uuid[])) FOR SHARE`, ids); err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM catalog.categories c
+		WHERE c.id IN (SELECT category_id FROM catalog.books WHERE id = ANY ($1::uuid[])) FOR SHARE`, ids); err != nil {
+		return nil, err
+	}
+	rows, err := tx.Query(ctx, bookSelect+` FROM catalog.books b`+bookJoins+` WHERE b.id = ANY ($1::uuid[]) AND b.delete_time IS NULL`, ids)
+	if err != nil {
+		return nil, err
+	}
+	books, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*catalog.Book, error) { return scanBook(row) })
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(books))
+	for _, b := range books {
+		out[b.ID()] = catalog.TextHash(catalog.EmbeddingText(b.Record()))
+	}
+	return out, nil
 }
 
 // ensureIndex creates the HNSW index of one dimension once.
@@ -163,6 +211,48 @@ func (s *Embeddings) ensureIndex(ctx context.Context, dim int) error {
 	}
 	s.indexed.Store(dim, true)
 	return nil
+}
+
+// markRenamedEmbeddings, in the transaction that renamed an entity, makes
+// pending the embedded books selected by books (a condition on
+// catalog.books b over the entity $1) whose embedding text, read with the new
+// name, hashes differently from the embedded one: their embedding's
+// book_version drops below the book's version, which stale_version then
+// names, so the indexer's next PutEmbeddings of the book's current version
+// clears the mark. A book whose text hashes as embedded (a rename back
+// before the indexer ran) is no longer pending for a rename. The book's own
+// version is unchanged: a rename is no edit of the book.
+func markRenamedEmbeddings(ctx context.Context, tx pgx.Tx, books, entityID string) error {
+	var ready bool
+	if err := tx.QueryRow(ctx, `SELECT to_regclass('catalog.book_embeddings') IS NOT NULL`).Scan(&ready); err != nil || !ready {
+		return err // no pgvector: nothing to keep
+	}
+	rows, err := tx.Query(ctx, bookSelect+` FROM (SELECT b.* FROM catalog.books b
+		JOIN catalog.book_embeddings e ON e.book_id = b.id
+		WHERE b.delete_time IS NULL AND `+books+`) b`+bookJoins, entityID)
+	if err != nil {
+		return err
+	}
+	recs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (catalog.BookRecord, error) {
+		b, err := scanBook(row)
+		if err != nil {
+			return catalog.BookRecord{}, err
+		}
+		return b.Record(), nil
+	})
+	if err != nil || len(recs) == 0 {
+		return err
+	}
+	ids, hashes, versions := make([]string, len(recs)), make([]string, len(recs)), make([]int64, len(recs))
+	for i, r := range recs {
+		ids[i], hashes[i], versions[i] = r.ID, catalog.TextHash(catalog.EmbeddingText(r)), r.Version
+	}
+	_, err = tx.Exec(ctx, `UPDATE catalog.book_embeddings e SET
+			stale_version = CASE WHEN e.text_hash = u.hash THEN e.stale_version ELSE greatest(e.stale_version, u.version) END,
+			book_version = CASE WHEN e.text_hash = u.hash THEN greatest(e.book_version, u.version) ELSE least(e.book_version, u.version - 1) END
+		FROM unnest($1::uuid[], $2::text[], $3::bigint[]) AS u(id, hash, version)
+		WHERE e.book_id = u.id AND (e.text_hash <> u.hash OR e.stale_version > e.book_version)`, ids, hashes, versions)
+	return err
 }
 
 // EmbeddingEventsConsumer is the inbox name of EmbeddingEvents.

@@ -3,6 +3,7 @@ package catalogstore
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -193,4 +194,143 @@ type embedderFunc func(ctx context.Context, texts []string) (catalog.Embeddings,
 
 func (f embedderFunc) Embed(ctx context.Context, texts []string) (catalog.Embeddings, error) {
 	return f(ctx, texts)
+}
+
+// storedEmbedding is the text hash and vector stored for a book.
+func storedEmbedding(t *testing.T, f *fixture, id string) (hash, vector string) {
+	t.Helper()
+	if err := f.pool.QueryRow(f.ctx, `SELECT text_hash, embedding::text FROM catalog.book_embeddings WHERE book_id = $1`, id).Scan(&hash, &vector); err != nil {
+		t.Fatalf("embedding of %s: %v", id, err)
+	}
+	return hash, vector
+}
+
+// rename sets the name (and text, when paths say so) of an entity.
+func rename(t *testing.T, f *fixture, k catalog.Kind, id, name, text string, paths ...string) {
+	t.Helper()
+	if _, err := f.entities.UpdateEntity(f.ctx, k, id, func(e *catalog.Entity) error {
+		return e.Apply(catalog.EntityFields{Name: name, Text: text}, paths, f.now())
+	}); err != nil {
+		t.Fatalf("rename %s %s to %q: %v", k.Name, id, name, err)
+	}
+}
+
+func samePending(got map[string]bool, want ...string) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for _, id := range want {
+		if !got[id] {
+			return false
+		}
+	}
+	return true
+}
+
+// Renaming an author or a category changes the embedding text of the books
+// that carry it: the rename itself marks them, with no book event.
+func TestEmbeddingsFollowEntityRenames(t *testing.T) {
+	pool := pgtest.NewPool(t)
+	f := newFixture(t, pool, NewBooks(pool))
+	s := NewEmbeddings(pool)
+	if ok, err := s.Ready(f.ctx); !ok || err != nil {
+		t.Fatalf("Ready = %v, %v", ok, err)
+	}
+	nudges := 0
+	f.entities = NewEntities(pool).WithRenamed(func() { nudges++ })
+	fantasy, crime, pub := f.category("Fantasy"), f.category("Crime"), f.publisher("Owl Press")
+	ann, bo := f.author("Ann Quill"), f.author("Bo Reed")
+	b1 := f.create(f.fields("The Sorcerer's Orphan", fantasy, pub, ann)).ID()
+	b2 := f.create(f.fields("Murder on the Night Train", crime, pub, ann, bo)).ID()
+	b3 := f.create(f.fields("The Quiet Harbour", crime, pub, bo)).ID()
+	if n := embedAll(t, s, "m1"); n != 3 {
+		t.Fatalf("embedded %d, want 3", n)
+	}
+	before := map[string][2]string{}
+	for _, id := range []string{b1, b2, b3} {
+		h, v := storedEmbedding(t, f, id)
+		before[id] = [2]string{h, v}
+	}
+
+	// Neither a new biography, nor a publisher's new name, nor a rename to
+	// the same name changes an embedded text.
+	rename(t, f, catalog.AuthorKind, ann, "Ann Quill", "A new biography", catalog.FieldName, catalog.AuthorKind.TextField)
+	rename(t, f, catalog.PublisherKind, pub, "Owl House", "", catalog.FieldName)
+	if p := pending(t, s, "m1"); len(p) != 0 {
+		t.Fatalf("no-op renames made %v pending", p)
+	}
+	if nudges != 0 {
+		t.Fatalf("no-op renames nudged the indexer %d times", nudges)
+	}
+
+	// An author's rename: the books of that author, and only those.
+	rename(t, f, catalog.AuthorKind, ann, "Ann Quillon", "", catalog.FieldName)
+	if p := pending(t, s, "m1"); !samePending(p, b1, b2) {
+		t.Fatalf("after the author's rename pending %v, want %s and %s", p, b1, b2)
+	}
+	if nudges != 1 {
+		t.Fatalf("the author's rename nudged the indexer %d times, want once", nudges)
+	}
+	if n := embedAll(t, s, "m1"); n != 2 {
+		t.Fatalf("re-embedded %d, want 2", n)
+	}
+	if p := pending(t, s, "m1"); len(p) != 0 {
+		t.Fatalf("pending after re-embedding: %v", p)
+	}
+	for _, id := range []string{b1, b2} {
+		h, v := storedEmbedding(t, f, id)
+		text := catalog.EmbeddingText(f.get(id).Record())
+		if !strings.Contains(text, "Ann Quillon") || h != catalog.TextHash(text) || h == before[id][0] || v == before[id][1] {
+			t.Errorf("book %s: hash %s (before %s), vector changed %v, text %q", id, h, before[id][0], v != before[id][1], text)
+		}
+	}
+	if h, v := storedEmbedding(t, f, b3); h != before[b3][0] || v != before[b3][1] {
+		t.Errorf("book %s of another author was re-embedded", b3)
+	}
+
+	// A category's rename: its books; a rename back before the indexer
+	// ran leaves nothing to embed.
+	h1, _ := storedEmbedding(t, f, b1)
+	rename(t, f, catalog.CategoryKind, crime, "Crime & Mystery", "", catalog.FieldName)
+	if p := pending(t, s, "m1"); !samePending(p, b2, b3) {
+		t.Fatalf("after the category's rename pending %v, want %s and %s", p, b2, b3)
+	}
+	rename(t, f, catalog.CategoryKind, crime, "Crime", "", catalog.FieldName)
+	if p := pending(t, s, "m1"); len(p) != 0 {
+		t.Fatalf("after renaming back pending %v", p)
+	}
+	rename(t, f, catalog.CategoryKind, crime, "Crime & Mystery", "", catalog.FieldName)
+	if n := embedAll(t, s, "m1"); n != 2 {
+		t.Fatalf("re-embedded %d, want 2", n)
+	}
+	for _, id := range []string{b2, b3} {
+		h, _ := storedEmbedding(t, f, id)
+		if text := catalog.EmbeddingText(f.get(id).Record()); !strings.Contains(text, "Category: Crime & Mystery") || h != catalog.TextHash(text) {
+			t.Errorf("book %s: hash %s, text %q", id, h, text)
+		}
+	}
+	if h, _ := storedEmbedding(t, f, b1); h != h1 {
+		t.Errorf("book %s of another category was re-embedded", b1)
+	}
+
+	// A vector made from the text before a rename that commits while it
+	// is being made is not stored: the book stays pending.
+	rename(t, f, catalog.CategoryKind, fantasy, "Epic Fantasy", "", catalog.FieldName)
+	recs, err := s.PendingEmbeddings(f.ctx, "m1", "", 10)
+	if err != nil || len(recs) != 1 || recs[0].ID != b1 {
+		t.Fatalf("pending %v (%v), want %s", recs, err, b1)
+	}
+	rename(t, f, catalog.CategoryKind, fantasy, "High Fantasy", "", catalog.FieldName)
+	text := catalog.EmbeddingText(recs[0])
+	if err := s.PutEmbeddings(f.ctx, "m1", []catalog.BookEmbedding{{BookID: b1, Version: recs[0].Version,
+		TextHash: catalog.TextHash(text), Vector: ollamatest.Embed(text)}}); err != nil {
+		t.Fatal(err)
+	}
+	if p := pending(t, s, "m1"); !samePending(p, b1) {
+		t.Fatalf("after storing an outdated vector pending %v, want %s", p, b1)
+	}
+	embedAll(t, s, "m1")
+	if h, _ := storedEmbedding(t, f, b1); h != catalog.TextHash(catalog.EmbeddingText(f.get(b1).Record())) {
+		t.Errorf("book %s embedded from another text than its own", b1)
+	}
 }

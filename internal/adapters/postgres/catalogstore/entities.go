@@ -14,13 +14,22 @@ import (
 
 // Entities is catalog.Entities on PostgreSQL: one table per kind.
 type Entities struct {
-	pool *pgxpool.Pool
+	pool    *pgxpool.Pool
+	renamed func()
 }
 
 var _ catalog.Entities = (*Entities)(nil)
 
 // NewEntities returns the author, category and publisher store of pool.
 func NewEntities(pool *pgxpool.Pool) *Entities { return &Entities{pool: pool} }
+
+// WithRenamed has s call renamed after a committed rename of an entity whose
+// name the books' embedding text carries (it may have made books pending:
+// the composition root nudges the embedding indexer with it).
+func (s *Entities) WithRenamed(renamed func()) *Entities {
+	s.renamed = renamed
+	return s
+}
 
 // entityTable is the SQL of one kind. Every string is a constant of this
 // file; none comes from input.
@@ -33,6 +42,10 @@ type entityTable struct {
 	// refreshBooks recomputes the search documents of the books that refer
 	// to entity $1, deleted or not.
 	refreshBooks string
+	// embeddedBooks selects, from catalog.books b, the books whose embedding
+	// text carries the name of entity $1 ("" when the kind's name is not
+	// embedded).
+	embeddedBooks string
 }
 
 var entityTables = map[string]entityTable{
@@ -40,12 +53,14 @@ var entityTables = map[string]entityTable{
 		kind: catalog.AuthorKind, table: "catalog.authors", text: "biography",
 		liveRefs: `SELECT EXISTS (SELECT 1 FROM catalog.book_authors ba JOIN catalog.books b ON b.id = ba.book_id
 			WHERE ba.author_id = $1 AND b.delete_time IS NULL)`,
-		refreshBooks: `SELECT catalog.refresh_book_search(ARRAY(SELECT book_id FROM catalog.book_authors WHERE author_id = $1))`,
+		refreshBooks:  `SELECT catalog.refresh_book_search(ARRAY(SELECT book_id FROM catalog.book_authors WHERE author_id = $1))`,
+		embeddedBooks: `b.id IN (SELECT book_id FROM catalog.book_authors WHERE author_id = $1)`,
 	},
 	catalog.CategoryKind.Name: {
 		kind: catalog.CategoryKind, table: "catalog.categories", text: "description",
-		liveRefs:     `SELECT EXISTS (SELECT 1 FROM catalog.books WHERE category_id = $1 AND delete_time IS NULL)`,
-		refreshBooks: `SELECT catalog.refresh_book_search(ARRAY(SELECT id FROM catalog.books WHERE category_id = $1))`,
+		liveRefs:      `SELECT EXISTS (SELECT 1 FROM catalog.books WHERE category_id = $1 AND delete_time IS NULL)`,
+		refreshBooks:  `SELECT catalog.refresh_book_search(ARRAY(SELECT id FROM catalog.books WHERE category_id = $1))`,
+		embeddedBooks: `b.category_id = $1`,
 	},
 	catalog.PublisherKind.Name: {
 		kind: catalog.PublisherKind, table: "catalog.publishers",
@@ -169,8 +184,9 @@ func (s *Entities) ListEntities(ctx context.Context, k catalog.Kind, pageSize in
 
 // UpdateEntity reads the entity, applies update and writes the result only
 // if the row still has the version it was read at (failure.ErrConflict
-// otherwise). A rename rewrites the search documents of the entity's books
-// and invalidates every cached book.
+// otherwise). A rename rewrites the search documents of the entity's books,
+// marks for re-embedding those whose embedded text it changed (in the same
+// transaction) and invalidates every cached book.
 func (s *Entities) UpdateEntity(ctx context.Context, k catalog.Kind, id string, update func(*catalog.Entity) error) (*catalog.Entity, error) {
 	t, err := tableOf(k)
 	if err != nil {
@@ -181,6 +197,7 @@ func (s *Entities) UpdateEntity(ctx context.Context, k catalog.Kind, id string, 
 	}
 	var out *catalog.Entity
 	var updateErr error
+	var marked bool
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		e, err := t.get(ctx, tx, id)
 		if err != nil {
@@ -222,6 +239,12 @@ func (s *Entities) UpdateEntity(ctx context.Context, k catalog.Kind, id string, 
 			if _, err := tx.Exec(ctx, t.refreshBooks, id); err != nil {
 				return err
 			}
+			if t.embeddedBooks != "" {
+				if err := markRenamedEmbeddings(ctx, tx, t.embeddedBooks, id); err != nil {
+					return err
+				}
+				marked = true
+			}
 			if err := NotifyBookChanged(ctx, tx, AllBooks); err != nil {
 				return err
 			}
@@ -234,6 +257,9 @@ func (s *Entities) UpdateEntity(ctx context.Context, k catalog.Kind, id string, 
 		return nil, updateErr // as the closure returned it
 	case err != nil:
 		return nil, errTable.Translate(ctx, err, k.Name+" "+id)
+	}
+	if marked && s.renamed != nil {
+		s.renamed()
 	}
 	return out, nil
 }
