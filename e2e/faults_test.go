@@ -49,7 +49,7 @@ func TestReadinessFollowsAFrozenBroker(t *testing.T) {
 	frozen := time.Now()
 	pollUntil(t, "/readyz reporting the frozen broker", func() bool { return readyz(t, srv) == http.StatusServiceUnavailable })
 	noticed := time.Since(frozen)
-	grpcHealthIs(t, grpc_health_v1.HealthCheckResponse_NOT_SERVING)
+	grpcHealthIs(t, grpc_health_v1.HealthCheckResponse_NOT_SERVING, brokerFree...)
 	// Not before the heartbeat could tell (10 s; amqp091 gives up after
 	// three missed halves): earlier would mean something else failed.
 	if noticed < 5*time.Second {
@@ -60,18 +60,26 @@ func TestReadinessFollowsAFrozenBroker(t *testing.T) {
 	thaw()
 	thawed := time.Now()
 	pollUntil(t, "/readyz ready again after the thaw", func() bool { return readyz(t, srv) == http.StatusOK })
-	grpcHealthIs(t, grpc_health_v1.HealthCheckResponse_SERVING)
+	grpcHealthIs(t, grpc_health_v1.HealthCheckResponse_SERVING, brokerFree...)
 	after := f.createBook(t)
 	want = append(want, eventKey{"bookworm.catalog.v1.BookCreated", after.GetId()})
 	pollUntil(t, "the events written during and after the freeze delivered", func() bool { return len(log.missing(want)) == 0 })
 	t.Logf("freeze noticed after %s; ready again %s after the thaw", noticed.Round(time.Millisecond), time.Since(thawed).Round(time.Millisecond))
 }
 
+// brokerFree are the services whose context neither publishes nor consumes
+// events: their health follows Postgres only, so a frozen broker leaves
+// them SERVING (the assistant's conversations are its own rows, its tools
+// read the catalog in process).
+var brokerFree = []string{"bookworm.assistant.v1.AssistantService"}
+
 // grpcHealthIs polls until grpc.health.v1 Check answers want for the
 // server as a whole ("") and for every service it serves (asked through
-// reflection, so a service added later is covered): what a gRPC-probing
-// orchestrator sees must agree with /readyz.
-func grpcHealthIs(t *testing.T, want grpc_health_v1.HealthCheckResponse_ServingStatus) {
+// reflection, so a service added later is covered), except the services in
+// serving, which must answer SERVING throughout: what a gRPC-probing
+// orchestrator sees must agree with /readyz and with what each context
+// needs.
+func grpcHealthIs(t *testing.T, want grpc_health_v1.HealthCheckResponse_ServingStatus, serving ...string) {
 	t.Helper()
 	client := grpc_health_v1.NewHealthClient(grpcConn(t))
 	names := []string{""}
@@ -82,6 +90,10 @@ func grpcHealthIs(t *testing.T, want grpc_health_v1.HealthCheckResponse_ServingS
 		t.Fatalf("health names %q: want the catalog and the rating at least", names)
 	}
 	for _, service := range names {
+		want := want
+		if slices.Contains(serving, service) {
+			want = grpc_health_v1.HealthCheckResponse_SERVING
+		}
 		pollUntil(t, fmt.Sprintf("gRPC health of %q %v", service, want), func() bool {
 			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 			defer cancel()
