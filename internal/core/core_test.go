@@ -12,6 +12,9 @@ import (
 // allowedThirdParty are the non-standard packages the core may depend on.
 var allowedThirdParty = map[string]bool{
 	"github.com/google/uuid": true,
+	// singleflight shares one call among concurrent callers (the rating
+	// context's review summaries): pure concurrency, no I/O.
+	"golang.org/x/sync/singleflight": true,
 }
 
 func TestCoreImportsOnlyPurePackages(t *testing.T) {

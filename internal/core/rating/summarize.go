@@ -4,14 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/sync/singleflight"
 
 	"github.com/bookworm-store/bookworm/internal/core/failure"
 	coreid "github.com/bookworm-store/bookworm/internal/core/id"
@@ -123,7 +123,9 @@ type summaries struct {
 	cache   SummaryCache
 	log     *slog.Logger
 	timeout time.Duration
-	flights flightGroup
+	// flights shares one model call among the callers of the same book
+	// and review set.
+	flights singleflight.Group
 }
 
 // WithReviewSummaries lets the service's SummarizeReviews ask model for
@@ -179,7 +181,7 @@ func (s *Service) SummarizeReviews(ctx context.Context, bookID string) (ReviewSu
 	} else if ok && c.Fingerprint == fp {
 		return modelSummary(c, stats), nil
 	}
-	c, err := sm.flights.do(ctx, bookID+"/"+fp, func() (CachedSummary, error) {
+	c, err := sm.shared(ctx, bookID+"/"+fp, func() (CachedSummary, error) {
 		// The call is shared: it runs to its own deadline whatever the
 		// caller that started it does, and its summary is cached for all.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sm.timeout)
@@ -315,48 +317,15 @@ func plural(n int64, one, many string) string {
 	return strconv.FormatInt(n, 10) + " " + many
 }
 
-// flightGroup runs one call per key at a time: callers arriving while it
-// runs wait for its result instead of calling again.
-type flightGroup struct {
-	mu    sync.Mutex
-	calls map[string]*flight
-}
-
-type flight struct {
-	done chan struct{}
-	val  CachedSummary
-	err  error
-}
-
-// errFlightPanicked is what waiters get when the call panicked.
-var errFlightPanicked = errors.New("review summary: the shared call panicked")
-
-// do starts fn in a goroutine of its own, unless a call of the same key is
-// running, and waits for its result. A caller whose ctx ends stops
-// waiting; the call goes on for the others (fn bounds its own time).
-func (g *flightGroup) do(ctx context.Context, key string, fn func() (CachedSummary, error)) (CachedSummary, error) {
-	g.mu.Lock()
-	if g.calls == nil {
-		g.calls = map[string]*flight{}
-	}
-	f, ok := g.calls[key]
-	if !ok {
-		f = &flight{done: make(chan struct{}), err: errFlightPanicked}
-		g.calls[key] = f
-		go func() {
-			defer func() {
-				g.mu.Lock()
-				delete(g.calls, key)
-				g.mu.Unlock()
-				close(f.done)
-			}()
-			f.val, f.err = fn()
-		}()
-	}
-	g.mu.Unlock()
+// shared runs fn once per key at a time (callers arriving while it runs
+// wait for its result) in a goroutine of its own. A caller whose ctx ends
+// stops waiting; the call goes on for the others (fn bounds its own time).
+func (sm *summaries) shared(ctx context.Context, key string, fn func() (CachedSummary, error)) (CachedSummary, error) {
+	ch := sm.flights.DoChan(key, func() (any, error) { return fn() })
 	select {
-	case <-f.done:
-		return f.val, f.err
+	case r := <-ch:
+		c, _ := r.Val.(CachedSummary)
+		return c, r.Err
 	case <-ctx.Done():
 		return CachedSummary{}, ctx.Err()
 	}
