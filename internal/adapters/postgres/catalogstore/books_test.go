@@ -50,6 +50,7 @@ func runCache(t *testing.T, pool *pgxpool.Pool, maxEntries int) *BookCache {
 		}
 	})
 	pgtest.Eventually(t, "the cache listens", c.Listening)
+	pgtest.Eventually(t, "the search index is loaded", c.SearchIndex().Ready)
 	return c
 }
 

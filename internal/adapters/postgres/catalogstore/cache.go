@@ -53,8 +53,11 @@ func NotifyBookChanged(ctx context.Context, tx pgx.Tx, bookID string) error {
 // page slices, never change them or call Apply on a book (UpdateBook hands
 // its closure a private copy).
 type BookCache struct {
-	inner      *Books
-	pool       *pgxpool.Pool
+	inner *Books
+	pool  *pgxpool.Pool
+	// index ranks lexical searches in memory (index.go); it follows the
+	// same notifications as the cache.
+	index      *SearchIndex
 	maxEntries int
 	log        *slog.Logger
 
@@ -95,9 +98,11 @@ func NewBookCache(inner *Books, pool *pgxpool.Pool, maxEntries int, log *slog.Lo
 	if log == nil {
 		log = slog.Default()
 	}
-	return &BookCache{inner: inner, pool: pool, maxEntries: maxEntries, log: log,
+	c := &BookCache{inner: inner, pool: pool, maxEntries: maxEntries, log: log, index: NewSearchIndex(pool, log),
 		books: make(map[string]*catalog.Book, min(maxEntries, 1024)),
 		pages: make(map[string]cachedPage)}
+	c.index.applied = c.evictPages
+	return c
 }
 
 // cacheKey is the canonical form of a book id (coreid.Canonical).
@@ -161,6 +166,16 @@ func (c *BookCache) evict(id string) {
 	c.mu.Unlock()
 }
 
+// evictPages forgets every cached page: the search index changed, and a
+// page may have been read from it before the change reached it.
+func (c *BookCache) evictPages() {
+	c.mu.Lock()
+	c.gen++
+	clear(c.pages)
+	c.pageBooks = 0
+	c.mu.Unlock()
+}
+
 // page returns the cached page of key and the generation to fill it at.
 func (c *BookCache) page(key string) (cachedPage, bool, uint64) {
 	c.mu.RLock()
@@ -206,6 +221,9 @@ func (c *BookCache) Len() int {
 	return len(c.books)
 }
 
+// SearchIndex returns the cache's search index.
+func (c *BookCache) SearchIndex() *SearchIndex { return c.index }
+
 // Listening reports whether the cache is serving from memory, that is,
 // whether Run holds a listening connection.
 func (c *BookCache) Listening() bool { return c.listening.Load() }
@@ -214,6 +232,7 @@ func (c *BookCache) Listening() bool { return c.listening.Load() }
 func (c *BookCache) CreateBook(ctx context.Context, b *catalog.Book) (*catalog.Book, error) {
 	out, err := c.inner.CreateBook(ctx, b)
 	c.evict(b.ID())
+	c.index.RefreshNow(ctx, b.ID())
 	return out, err
 }
 
@@ -221,6 +240,7 @@ func (c *BookCache) CreateBook(ctx context.Context, b *catalog.Book) (*catalog.B
 func (c *BookCache) UpdateBook(ctx context.Context, id string, update func(*catalog.Book) error) (*catalog.Book, error) {
 	out, err := c.inner.UpdateBook(ctx, id, update)
 	c.evict(id) // even on error: a failed commit may still have committed
+	c.index.RefreshNow(ctx, id)
 	return out, err
 }
 
@@ -228,6 +248,7 @@ func (c *BookCache) UpdateBook(ctx context.Context, id string, update func(*cata
 func (c *BookCache) DeleteBook(ctx context.Context, id string, now time.Time) error {
 	err := c.inner.DeleteBook(ctx, id, now)
 	c.evict(id)
+	c.index.RefreshNow(ctx, id)
 	return err
 }
 
@@ -265,7 +286,13 @@ func (c *BookCache) SearchBooks(ctx context.Context, q catalog.SearchBooksQuery)
 	if ok {
 		return p.search, nil
 	}
-	page, err := c.inner.SearchBooks(ctx, q)
+	page, handled, err := c.searchIndexed(ctx, q)
+	if err != nil {
+		err = errTable.Translate(ctx, err, "books")
+	}
+	if !handled {
+		page, err = c.inner.SearchBooks(ctx, q)
+	}
 	// A degraded page (nothing embedded yet) is not kept: what ends the
 	// degradation announces no book change.
 	if err == nil && page.Degraded == "" {
@@ -285,6 +312,16 @@ const (
 // connection drops it stops serving from memory, flushes the cache (it may
 // have missed notifications) and reconnects with back-off (postgres.Listen).
 func (c *BookCache) Run(ctx context.Context) error {
+	indexCtx, stopIndex := context.WithCancel(ctx)
+	indexDone := make(chan struct{})
+	go func() {
+		defer close(indexDone)
+		c.index.Run(indexCtx)
+	}()
+	defer func() {
+		stopIndex()
+		<-indexDone
+	}()
 	postgres.Listen(ctx, c.pool, postgres.Listener{
 		AppName: "bookworm-book-cache",
 		Channel: CatalogChannel,
@@ -292,14 +329,17 @@ func (c *BookCache) Run(ctx context.Context) error {
 			// Anything cached before now may have changed unannounced.
 			c.evict(AllBooks)
 			c.listening.Store(true)
+			c.index.Reset()
 			c.log.DebugContext(ctx, "book cache: listening", slog.String("channel", CatalogChannel))
 		},
 		Notified: func(payload string) {
 			c.evict(payload)
+			c.index.Changed(payload)
 			c.lastPayload.Store(&payload)
 		},
 		Lost: func(err error, retryIn time.Duration) {
 			c.listening.Store(false)
+			c.index.Stop()
 			c.evict(AllBooks)
 			c.log.WarnContext(ctx, "book cache: listen connection lost, reading books from the database until it is back",
 				slog.Any("error", err), slog.Duration("retry_in", retryIn))
