@@ -30,6 +30,9 @@ type cursor struct {
 	Hi   string `json:"h,omitempty"`
 	Lo   string `json:"l,omitempty"`
 	Last bool   `json:"e,omitempty"`
+	// Depth is how many hits a semantic search served before this token:
+	// deep pages leave the HNSW index for an exact scan (deepSemantic).
+	Depth int `json:"d,omitempty"`
 }
 
 // encode returns the token: base64url of the JSON. JSON writes a float64
@@ -47,7 +50,7 @@ func decodeCursor(token string, query uint64) (c cursor, ok bool, err error) {
 	// be a parameter, and integer keys beyond postgres.MaxTokenKey are no
 	// price and no time Postgres can hold.
 	if err := postgres.DecodeToken(token, &c); err != nil || c.Query != query || !coreid.Valid(c.ID) ||
-		c.Hi != "" && !coreid.Valid(c.Hi) || c.Lo != "" && !coreid.Valid(c.Lo) ||
+		c.Depth < 0 || c.Hi != "" && !coreid.Valid(c.Hi) || c.Lo != "" && !coreid.Valid(c.Lo) ||
 		strings.IndexByte(c.Text, 0) >= 0 || c.Int > postgres.MaxTokenKey || c.Int < -postgres.MaxTokenKey {
 		return cursor{}, false, postgres.ErrPageToken
 	}

@@ -457,14 +457,14 @@ func (c *BookCache) searchIndexed(ctx context.Context, q catalog.SearchBooksQuer
 		}
 		var ranked []scored
 		if want == searchSemantic {
-			ranked, err = c.semanticIndexed(ctx, q, &f, key, q.PageSize+1+tieSlack)
+			ranked, err = c.semanticIndexed(ctx, q, &f, key, cur.Depth, q.PageSize+1+tieSlack)
 		} else {
 			ranked, err = c.hybridIndexed(ctx, q, &f, key)
 		}
 		if err != nil {
 			return page, true, err
 		}
-		page, err = c.pageOf(ctx, q, query, want, ranked)
+		page, err = c.pageOf(ctx, q, query, want, cur.Depth, ranked)
 		page.Mode = catalog.SearchSemantic
 		if want == indexHybrid {
 			page.Mode = catalog.SearchHybrid
@@ -488,16 +488,16 @@ func (c *BookCache) lexicalIndexed(ctx context.Context, q catalog.SearchBooksQue
 	case err != nil:
 		return catalog.SearchPage{}, true, err
 	}
-	page, err := c.pageOf(ctx, q, query, mode, ranked)
+	page, err := c.pageOf(ctx, q, query, mode, 0, ranked)
 	return page, true, err
 }
 
 // semanticIndexed returns up to limit nearest books after key by
 // relevance (1 - cosine distance), ordered.
-func (c *BookCache) semanticIndexed(ctx context.Context, q catalog.SearchBooksQuery, f *indexFilter, key *scored, limit int) ([]scored, error) {
+func (c *BookCache) semanticIndexed(ctx context.Context, q catalog.SearchBooksQuery, f *indexFilter, key *scored, depth, limit int) ([]scored, error) {
 	var out []scored
 	for {
-		rows, err := c.inner.nearest(ctx, q, !f.any, key, limit)
+		rows, err := c.inner.nearest(ctx, q, !f.any, key, depth, limit)
 		if err != nil {
 			return nil, err
 		}
@@ -532,7 +532,7 @@ func (c *BookCache) hybridIndexed(ctx context.Context, q catalog.SearchBooksQuer
 	if err != nil && err != errTSText {
 		return nil, err
 	}
-	sem, err := c.semanticIndexed(ctx, q, f, nil, hybridDepth)
+	sem, err := c.semanticIndexed(ctx, q, f, nil, 0, hybridDepth)
 	if err != nil {
 		return nil, err
 	}
@@ -573,7 +573,7 @@ func (c *BookCache) hybridIndexed(ctx context.Context, q catalog.SearchBooksQuer
 
 // pageOf turns ranked books (after the token, in order) into a page: the
 // first PageSize found, and a token when more follow.
-func (c *BookCache) pageOf(ctx context.Context, q catalog.SearchBooksQuery, query uint64, mode int, ranked []scored) (catalog.SearchPage, error) {
+func (c *BookCache) pageOf(ctx context.Context, q catalog.SearchBooksQuery, query uint64, mode, depth int, ranked []scored) (catalog.SearchPage, error) {
 	var page catalog.SearchPage
 	n := min(len(ranked), q.PageSize)
 	ids := make([]string, n)
@@ -596,7 +596,11 @@ func (c *BookCache) pageOf(ctx context.Context, q catalog.SearchBooksQuery, quer
 	}
 	if len(ranked) > q.PageSize {
 		last := ranked[q.PageSize-1]
-		page.NextPageToken = cursor{Query: query, Float: last.rel, ID: uuidText(last.id), Mode: mode}.encode()
+		next := cursor{Query: query, Float: last.rel, ID: uuidText(last.id), Mode: mode}
+		if mode == searchSemantic {
+			next.Depth = depth + q.PageSize
+		}
+		page.NextPageToken = next.encode()
 	}
 	return page, nil
 }
@@ -604,7 +608,7 @@ func (c *BookCache) pageOf(ctx context.Context, q catalog.SearchBooksQuery, quer
 // nearest selects up to limit books nearest to q's embedding after key,
 // as (id, 1 - distance). lean leaves the books table out (no filters: the
 // caller drops deleted books itself).
-func (s *Books) nearest(ctx context.Context, q catalog.SearchBooksQuery, lean bool, key *scored, limit int) ([]scored, error) {
+func (s *Books) nearest(ctx context.Context, q catalog.SearchBooksQuery, lean bool, key *scored, depth, limit int) ([]scored, error) {
 	var (
 		a   postgres.Args
 		cur cursor
@@ -622,9 +626,9 @@ func (s *Books) nearest(ctx context.Context, q catalog.SearchBooksQuery, lean bo
 			where = append(where, `(1 - `+dist+`::float8, e.book_id) < (`+a.Add(cur.Float)+`, `+a.Add(cur.ID)+`::uuid)`)
 		}
 		sql = `SELECT e.book_id AS id, ` + dist + `::float8 AS dist FROM catalog.book_embeddings e
-			 WHERE ` + strings.Join(where, " AND ") + ` ORDER BY ` + dist + ` LIMIT ` + strconv.Itoa(limit)
+			 WHERE ` + strings.Join(where, " AND ") + ` ORDER BY ` + semanticOrder(dist, depth >= deepSemantic) + ` LIMIT ` + strconv.Itoa(limit)
 	} else {
-		sql = semanticSQL(q, &a, cur, key != nil, limit)
+		sql = semanticOrderSQL(q, &a, cur, key != nil, limit, depth >= deepSemantic)
 	}
 	batch := &pgx.Batch{}
 	batch.Queue(`SELECT set_config('hnsw.iterative_scan', 'strict_order', true), set_config('hnsw.ef_search', $1, true),

@@ -30,10 +30,18 @@ const (
 // bounded set by keyset. tieSlack extra neighbours are read per semantic page
 // so that books at exactly the same distance (equal texts) keep their id
 // order across a page boundary.
+// deepSemantic: a semantic page after this many hits is read by an
+// exact scan of the vectors instead of the HNSW index. An iterative
+// index scan starts again from the top for every page and gives up
+// after hnsw.max_scan_tuples, so deep pages would end early; the
+// exact scan orders by the same distance, so the keyset holds across
+// the switch. A variable for the tests.
+var deepSemantic = 1000
+
 const (
-	hybridDepth = 100
+	hybridDepth = 60
 	rrfK        = 60
-	tieSlack    = 32
+	tieSlack    = 16
 )
 
 // embeddingsState is what Books.embeddings remembers for a short while per
@@ -108,6 +116,14 @@ func (s *Books) semanticSearch(ctx context.Context, q catalog.SearchBooksQuery, 
 // walks the HNSW index of the dimension, whose expression and predicate it
 // repeats literally so that the planner can prove the partial index applies.
 func semanticSQL(q catalog.SearchBooksQuery, a *postgres.Args, cur cursor, after bool, limit int) string {
+	return semanticOrderSQL(q, a, cur, after, limit, false)
+}
+
+// semanticOrderSQL is semanticSQL, by an exact scan when exact (see
+// deepSemantic): ordered by an expression the HNSW index cannot give, so
+// the planner sorts every vector by distance, ties by id (descending, the
+// search's tie order).
+func semanticOrderSQL(q catalog.SearchBooksQuery, a *postgres.Args, cur cursor, after bool, limit int, exact bool) string {
 	d := strconv.Itoa(len(q.Embedding))
 	vec := a.Add(vectorLiteral(q.Embedding)) + "::vector(" + d + ")"
 	model := a.Add(q.EmbeddingModel)
@@ -119,8 +135,16 @@ func semanticSQL(q catalog.SearchBooksQuery, a *postgres.Args, cur cursor, after
 	return `SELECT e.book_id AS id, ` + dist + `::float8 AS dist
 		  FROM catalog.book_embeddings e JOIN catalog.books b ON b.id = e.book_id
 		 WHERE e.dimension = ` + d + ` AND e.model = ` + model + ` AND ` + strings.Join(where, " AND ") + `
-		 ORDER BY ` + dist + `
+		 ORDER BY ` + semanticOrder(dist, exact) + `
 		 LIMIT ` + strconv.Itoa(limit)
+}
+
+// semanticOrder is the ORDER BY of a nearest-neighbour statement.
+func semanticOrder(dist string, exact bool) string {
+	if exact {
+		return dist + ` + 0, e.book_id DESC`
+	}
+	return dist
 }
 
 func (s *Books) rankSemantic(ctx context.Context, q catalog.SearchBooksQuery, query uint64, mode int, cur cursor, after bool) (catalog.SearchPage, error) {
@@ -133,7 +157,7 @@ func (s *Books) rankSemantic(ctx context.Context, q catalog.SearchBooksQuery, qu
 	case searchSemantic:
 		// Cosine similarity: 1 - cosine distance.
 		ef = q.PageSize + 1 + tieSlack
-		ranked = `SELECT s.id, 1 - s.dist AS relevance FROM (` + semanticSQL(q, &a, cur, after, ef) + `) s`
+		ranked = `SELECT s.id, 1 - s.dist AS relevance FROM (` + semanticOrderSQL(q, &a, cur, after, ef, cur.Depth >= deepSemantic) + `) s`
 	case searchHybrid:
 		// The lexical list is the best hybridDepth of the first window.
 		tq, err := s.tsQueries(ctx, q.Query)
@@ -190,7 +214,7 @@ func (s *Books) rankSemantic(ctx context.Context, q catalog.SearchBooksQuery, qu
 			if err != nil {
 				return err
 			}
-			last = cursor{Query: query, Float: rel, ID: b.ID(), Mode: mode}
+			last = cursor{Query: query, Float: rel, ID: b.ID(), Mode: mode, Depth: cur.Depth + q.PageSize}
 			page.Hits = append(page.Hits, catalog.SearchHit{Book: b, Relevance: rel})
 		}
 		return rows.Err()

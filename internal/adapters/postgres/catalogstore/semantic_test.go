@@ -30,13 +30,14 @@ func TestSemanticAndHybridSearch(t *testing.T) {
 	for _, title := range []string{"Alpha", "Beta", "Gamma", "Delta", "Epsilon", "Zeta", "Eta"} {
 		mk(title+" Reports", "Quarterly numbers of "+title+".", crime)
 	}
+	var searcher catalog.Books = books
 	search := func(query string, mode catalog.SearchMode, flt catalog.BookFilter, size int, token string) catalog.SearchPage {
 		t.Helper()
 		q := catalog.SearchBooksQuery{Query: query, Mode: mode, Filter: flt, PageSize: size, PageToken: token}
 		if mode != catalog.SearchLexical {
 			q.Embedding, q.EmbeddingModel = ollamatest.Embed(query), "double"
 		}
-		p, err := books.SearchBooks(f.ctx, q)
+		p, err := searcher.SearchBooks(f.ctx, q)
 		if err != nil {
 			t.Fatalf("search %q mode %d: %v", query, mode, err)
 		}
@@ -83,45 +84,56 @@ func TestSemanticAndHybridSearch(t *testing.T) {
 	if p := search("Murder on the Night Train", catalog.SearchHybrid, catalog.BookFilter{}, 10, ""); p.Hits[0].Book.ID() != train.ID() {
 		t.Fatalf("hybrid title search: %v", titles(p))
 	}
-	// Every page is reachable, in order, without repeats; filters hold.
-	for _, mode := range []catalog.SearchMode{catalog.SearchSemantic, catalog.SearchHybrid} {
-		for _, flt := range []catalog.BookFilter{{}, {CategoryIDs: []string{crime}}} {
-			seen := map[string]bool{}
-			token, pages := "", 0
-			prev := 2.0
-			for {
-				p := search(paraphrase, mode, flt, 2, token)
-				pages++
-				for _, h := range p.Hits {
-					if seen[h.Book.ID()] {
-						t.Fatalf("mode %d: %s twice", mode, h.Book.Record().Title)
+	// Every page is reachable, in order, without repeats; filters hold:
+	// in Postgres and through the cache's index, with the HNSW index and
+	// with the exact scan of deep pages (from the fourth hit here).
+	cache := runCache(t, pool, 100)
+	t.Cleanup(func() { deepSemantic = 1000 })
+	for i, store := range []catalog.Books{books, cache, books, cache} {
+		searcher, deepSemantic = store, 1000
+		if i >= 2 {
+			deepSemantic = 3
+		}
+		for _, mode := range []catalog.SearchMode{catalog.SearchSemantic, catalog.SearchHybrid} {
+			for _, flt := range []catalog.BookFilter{{}, {CategoryIDs: []string{crime}}} {
+				seen := map[string]bool{}
+				token, pages := "", 0
+				prev := 2.0
+				for {
+					p := search(paraphrase, mode, flt, 2, token)
+					pages++
+					for _, h := range p.Hits {
+						if seen[h.Book.ID()] {
+							t.Fatalf("mode %d: %s twice", mode, h.Book.Record().Title)
+						}
+						if h.Relevance > prev {
+							t.Fatalf("mode %d: relevance rises from %v to %v", mode, prev, h.Relevance)
+						}
+						if len(flt.CategoryIDs) > 0 && h.Book.Record().CategoryID != crime {
+							t.Fatalf("mode %d: filter ignored: %s", mode, h.Book.Record().Title)
+						}
+						prev = h.Relevance
+						seen[h.Book.ID()] = true
 					}
-					if h.Relevance > prev {
-						t.Fatalf("mode %d: relevance rises from %v to %v", mode, prev, h.Relevance)
+					if p.NextPageToken == "" {
+						break
 					}
-					if len(flt.CategoryIDs) > 0 && h.Book.Record().CategoryID != crime {
-						t.Fatalf("mode %d: filter ignored: %s", mode, h.Book.Record().Title)
-					}
-					prev = h.Relevance
-					seen[h.Book.ID()] = true
+					token = p.NextPageToken
 				}
-				if p.NextPageToken == "" {
-					break
+				want := 11
+				if len(flt.CategoryIDs) > 0 {
+					want = 8
 				}
-				token = p.NextPageToken
-			}
-			want := 11
-			if len(flt.CategoryIDs) > 0 {
-				want = 8
-			}
-			if mode == catalog.SearchSemantic && len(seen) != want {
-				t.Fatalf("semantic pages reached %d books, want all %d embedded ones", len(seen), want)
-			}
-			if mode == catalog.SearchHybrid && len(seen) != want {
-				t.Fatalf("hybrid pages reached %d books, want %d", len(seen), want)
+				if mode == catalog.SearchSemantic && len(seen) != want {
+					t.Fatalf("semantic pages reached %d books, want all %d embedded ones", len(seen), want)
+				}
+				if mode == catalog.SearchHybrid && len(seen) != want {
+					t.Fatalf("hybrid pages reached %d books, want %d", len(seen), want)
+				}
 			}
 		}
 	}
+	searcher = books
 	// A token of one mode is refused by another.
 	p := search(paraphrase, catalog.SearchSemantic, catalog.BookFilter{}, 2, "")
 	q := catalog.SearchBooksQuery{Query: paraphrase, Mode: catalog.SearchHybrid, PageSize: 2, PageToken: p.NextPageToken,
