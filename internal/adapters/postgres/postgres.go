@@ -20,6 +20,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -113,6 +114,9 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger, opts Option
 // titles out.
 const trigramThreshold = "0.5"
 
+// HNSWEfSearch is the connections' hnsw.ef_search (see PoolConfig).
+const HNSWEfSearch = 40
+
 // PoolConfig parses databaseURL and applies the driver's defaults.
 func PoolConfig(databaseURL string) (*pgxpool.Config, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
@@ -128,8 +132,19 @@ func PoolConfig(databaseURL string) (*pgxpool.Config, error) {
 	}
 	// Sent at connection start: a custom setting may be given before its
 	// extension is loaded, and takes effect when it is.
-	if _, ok := cfg.ConnConfig.RuntimeParams["pg_trgm.word_similarity_threshold"]; !ok {
-		cfg.ConnConfig.RuntimeParams["pg_trgm.word_similarity_threshold"] = trigramThreshold
+	for name, value := range map[string]string{
+		"pg_trgm.word_similarity_threshold": trigramThreshold,
+		// pgvector: nearest-neighbour searches keep walking the HNSW
+		// index in distance order while the statement wants rows (keyset
+		// pages, filters), up to a bound; HNSWEfSearch candidates suit a
+		// page of 20 (a statement wanting more sets its own).
+		"hnsw.iterative_scan":  "strict_order",
+		"hnsw.max_scan_tuples": "50000",
+		"hnsw.ef_search":       strconv.Itoa(HNSWEfSearch),
+	} {
+		if _, ok := cfg.ConnConfig.RuntimeParams[name]; !ok {
+			cfg.ConnConfig.RuntimeParams[name] = value
+		}
 	}
 	return cfg, nil
 }

@@ -1,6 +1,8 @@
 // Package catalogstore is the catalog context's persistence on PostgreSQL:
-// its stores (Books, Entities, the BookCache kept fresh by LISTEN/NOTIFY,
-// keyset pagination and the full-text, typo-tolerant search), the demo
+// its stores (Books, Entities, the BookCache kept fresh by LISTEN/NOTIFY
+// with the SearchIndex that ranks lexical searches in memory beside it,
+// keyset pagination and the full-text, typo-tolerant and semantic search),
+// the demo
 // catalog (Seed), the consumer of the rating context's review events
 // (CatalogRatings) and the mapping of the catalog's domain events to the
 // contract's messages, which it enqueues in the transaction of each change.

@@ -630,9 +630,14 @@ func (s *Books) nearest(ctx context.Context, q catalog.SearchBooksQuery, lean bo
 	} else {
 		sql = semanticOrderSQL(q, &a, cur, key != nil, limit, depth >= deepSemantic)
 	}
+	// The connections' settings suit a page (postgres.PoolConfig); a
+	// statement wanting more candidates sets its own, in the same round
+	// trip and implicit transaction.
 	batch := &pgx.Batch{}
-	batch.Queue(`SELECT set_config('hnsw.iterative_scan', 'strict_order', true), set_config('hnsw.ef_search', $1, true),
-		set_config('hnsw.max_scan_tuples', '50000', true)`, strconv.Itoa(max(limit, 40)))
+	if ef := max(limit, postgres.HNSWEfSearch); ef != postgres.HNSWEfSearch {
+		batch.Queue(`SELECT set_config('hnsw.iterative_scan', 'strict_order', true), set_config('hnsw.ef_search', $1, true),
+			set_config('hnsw.max_scan_tuples', '50000', true)`, strconv.Itoa(ef))
+	}
 	var out []scored
 	batch.Queue(sql, a...).Query(func(rows pgx.Rows) error {
 		for rows.Next() {

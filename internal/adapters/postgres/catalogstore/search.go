@@ -36,7 +36,9 @@ const (
 	searchExact
 )
 
-// searchWindow is how many matches a lexical search ranks at once. Ranking
+// searchWindow is how many matches a lexical search in Postgres ranks at
+// once (the path taken while the BookCache's SearchIndex is not serving,
+// and by the plain Books store; the index ranks every match). Ranking
 // every match of a common word ("history" matches a third of the demo
 // catalogue) costs a heap fetch and a ts_rank per match; instead a search
 // ranks the searchWindow newest matches (id order, which the primary key
