@@ -231,15 +231,25 @@ type lexicalQuery struct {
 	first        bool
 }
 
-// pooledScores returns a zeroed accumulator for n books and its release.
-func pooledScores(n int) ([]float64, func()) {
+// pooledScores returns a zeroed accumulator for n books and its release,
+// which zeroes what the lexemes' postings touched (x.mu read-held), not the
+// whole array.
+func (x *SearchIndex) pooledScores(n int, lexemes *[]string) ([]float64, func()) {
 	p := scores.Get().(*[]float64)
 	if cap(*p) < n {
-		*p = make([]float64, n)
+		*p = make([]float64, n) // zeroed; pooled arrays are kept zeroed
 	}
 	acc := (*p)[:n]
-	clear(acc)
-	return acc, func() { scores.Put(p) }
+	return acc, func() {
+		for _, w := range *lexemes {
+			if pl := x.terms[w]; pl != nil {
+				for _, o := range pl.ords {
+					acc[o] = 0
+				}
+			}
+		}
+		scores.Put(p)
+	}
 }
 
 // rankLexical returns the best k filtered matches of lq after key (when
@@ -273,7 +283,8 @@ func (x *SearchIndex) rankLexical(lq lexicalQuery, f *indexFilter, key *scored, 
 		}
 		mode = indexExact
 	}
-	eacc, release := pooledScores(n)
+	var eWords, fWords []string // what the accumulators were given
+	eacc, release := x.pooledScores(n, &eWords)
 	defer release()
 	match := exact
 	var (
@@ -310,7 +321,8 @@ func (x *SearchIndex) rankLexical(lq lexicalQuery, f *indexFilter, key *scored, 
 		return t.items
 	}
 	if mode != indexAny {
-		x.accumulate(eacc, lq.exact.positives(nil))
+		eWords = lq.exact.positives(nil)
+		x.accumulate(eacc, eWords)
 		if mode == indexWords && lq.fuzzy != nil {
 			var err error
 			if fuzzy, err = x.eval(lq.fuzzy); err != nil {
@@ -319,16 +331,23 @@ func (x *SearchIndex) rankLexical(lq lexicalQuery, f *indexFilter, key *scored, 
 			match = slices.Clone(exact)
 			match.or(fuzzy)
 			var release func()
-			facc, release = pooledScores(n)
+			facc, release = x.pooledScores(n, &fWords)
 			defer release()
-			x.accumulate(facc, lq.fuzzy.positives(nil))
+			fWords = lq.fuzzy.positives(nil)
+			x.accumulate(facc, fWords)
 		}
 		items := rank()
 		if len(items) > 0 || !lq.first || mode != indexWords {
 			return items, mode, nil
 		}
 		mode = indexAny
-		clear(eacc)
+		for _, w := range eWords {
+			if pl := x.terms[w]; pl != nil {
+				for _, o := range pl.ords {
+					eacc[o] = 0
+				}
+			}
+		}
 	}
 	// indexAny: any word, exact or corrected, but none excluded.
 	words := lq.fuzzy.positives(lq.exact.positives(nil))
@@ -345,6 +364,7 @@ func (x *SearchIndex) rankLexical(lq lexicalQuery, f *indexFilter, key *scored, 
 		return nil, 0, err
 	}
 	match.andNot(not)
+	eWords = words
 	x.accumulate(eacc, words)
 	return rank(), mode, nil
 }
@@ -590,7 +610,7 @@ func (c *BookCache) pageOf(ctx context.Context, q catalog.SearchBooksQuery, quer
 	}
 	for i := range n {
 		// A book deleted since it was ranked is left out.
-		if b := byID[ids[i]]; b != nil {
+		if b := byID[ids[i]]; b != nil && !b.Deleted() {
 			page.Hits = append(page.Hits, catalog.SearchHit{Book: b, Relevance: ranked[i].rel})
 		}
 	}
