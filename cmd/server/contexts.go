@@ -302,7 +302,7 @@ func buildCatalog(ctx context.Context, in *infra) (*servedContext, error) {
 		in.log.Info("demo catalog loaded", slog.Any("added", res))
 	}
 	books := catalogstore.NewBookCache(catalogstore.NewBooks(in.pool), in.pool, in.cfg.CacheEntries, in.log)
-	in.catalog = catalog.NewService(books, catalogstore.NewEntities(in.pool).WithRenamed(in.nudgeIndexer), nil).WithSimilarBooks(catalogstore.NewBooks(in.pool))
+	in.catalog = catalog.NewService(books, catalogstore.NewEntities(in.pool).WithRenamed(in.nudgeIndexer).WithBooksChanged(books.BooksChanged), nil).WithSimilarBooks(catalogstore.NewBooks(in.pool))
 	embedLoops, err := catalogEmbeddings(ctx, in)
 	if err != nil {
 		return nil, fmt.Errorf("embeddings: %w", err)

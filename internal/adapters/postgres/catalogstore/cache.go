@@ -221,6 +221,19 @@ func (c *BookCache) Len() int {
 	return len(c.books)
 }
 
+// BooksChanged is what a writer beside the cache calls after committing a
+// change of a book (or of AllBooks, such as a renamed author), so that this
+// process reads its own write at once instead of when the notification
+// arrives.
+func (c *BookCache) BooksChanged(ctx context.Context, id string) {
+	c.evict(id)
+	if id == AllBooks {
+		c.index.Reset()
+		return
+	}
+	c.index.RefreshNow(ctx, id)
+}
+
 // SearchIndex returns the cache's search index.
 func (c *BookCache) SearchIndex() *SearchIndex { return c.index }
 

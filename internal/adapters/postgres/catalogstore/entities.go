@@ -14,8 +14,9 @@ import (
 
 // Entities is catalog.Entities on PostgreSQL: one table per kind.
 type Entities struct {
-	pool    *pgxpool.Pool
-	renamed func()
+	pool         *pgxpool.Pool
+	renamed      func()
+	booksChanged func(ctx context.Context, id string)
 }
 
 var _ catalog.Entities = (*Entities)(nil)
@@ -28,6 +29,15 @@ func NewEntities(pool *pgxpool.Pool) *Entities { return &Entities{pool: pool} }
 // the composition root nudges the embedding indexer with it).
 func (s *Entities) WithRenamed(renamed func()) *Entities {
 	s.renamed = renamed
+	return s
+}
+
+// WithBooksChanged has s call changed after a committed change that
+// changes what books read as (a rename, a delete), with AllBooks: the
+// BookCache of this process (BookCache.BooksChanged) then reads its own
+// writes without waiting for the notification.
+func (s *Entities) WithBooksChanged(changed func(ctx context.Context, id string)) *Entities {
+	s.booksChanged = changed
 	return s
 }
 
@@ -197,7 +207,7 @@ func (s *Entities) UpdateEntity(ctx context.Context, k catalog.Kind, id string, 
 	}
 	var out *catalog.Entity
 	var updateErr error
-	var marked bool
+	var marked, notified bool
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		e, err := t.get(ctx, tx, id)
 		if err != nil {
@@ -248,6 +258,7 @@ func (s *Entities) UpdateEntity(ctx context.Context, k catalog.Kind, id string, 
 			if err := NotifyBookChanged(ctx, tx, AllBooks); err != nil {
 				return err
 			}
+			notified = true
 		}
 		out, err = t.get(ctx, tx, id) // as stored
 		return err
@@ -260,6 +271,9 @@ func (s *Entities) UpdateEntity(ctx context.Context, k catalog.Kind, id string, 
 	}
 	if marked && s.renamed != nil {
 		s.renamed()
+	}
+	if notified && s.booksChanged != nil {
+		s.booksChanged(ctx, AllBooks)
 	}
 	return out, nil
 }
@@ -295,5 +309,8 @@ func (s *Entities) DeleteEntity(ctx context.Context, k catalog.Kind, id string) 
 		// name they showed).
 		return NotifyBookChanged(ctx, tx, AllBooks)
 	})
+	if err == nil && s.booksChanged != nil {
+		s.booksChanged(ctx, AllBooks)
+	}
 	return errTable.Translate(ctx, err, k.Name+" "+id)
 }
