@@ -33,6 +33,7 @@ func settle(t *testing.T, c *BookCache, f *fixture) {
 		p := c.lastPayload.Load()
 		return p != nil && *p == marker
 	})
+	pgtest.Eventually(t, "the search index applied them", c.SearchIndex().Idle)
 }
 
 func titleOf(t *testing.T, c catalog.Books, id string) string {

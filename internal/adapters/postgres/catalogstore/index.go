@@ -56,6 +56,7 @@ type SearchIndex struct {
 	pendingMu sync.Mutex
 	pending   map[[16]byte]struct{}
 	reload    bool
+	busy      bool // the worker is applying what it took from pending
 
 	// refreshMu orders reads of the database with their application to
 	// the index, so that an older read is never applied after a newer one.
@@ -95,9 +96,25 @@ type postingList struct {
 	at      []uint32
 	data    []uint16
 	garbage int
+	// set is the books as a bitset, kept once the list is long
+	// (denseList entries): a common word's matches are then copied, not
+	// set one by one, on every search.
+	set bitset
 }
 
+// denseList is the length from which a posting list keeps its bitset.
+const denseList = 1024
+
 func (p *postingList) add(ord uint32, l tsLexeme) {
+	if p.set != nil {
+		p.set.grow(int(ord) + 1)
+		p.set.set(ord)
+	} else if len(p.ords)+1 >= denseList {
+		for _, o := range append(p.ords, ord) {
+			p.set.grow(int(o) + 1)
+			p.set.set(o)
+		}
+	}
 	p.ords = append(p.ords, ord)
 	p.best = append(p.best, l.best())
 	p.at = append(p.at, uint32(len(p.data)))
@@ -116,6 +133,9 @@ func (p *postingList) drop(ord uint32) {
 	i := slices.Index(p.ords, ord)
 	if i < 0 {
 		return
+	}
+	if p.set != nil {
+		p.set.clear(ord)
 	}
 	p.garbage += 1 + int(p.data[p.at[i]])
 	last := len(p.ords) - 1
@@ -141,6 +161,13 @@ func NewSearchIndex(pool *pgxpool.Pool, log *slog.Logger) *SearchIndex {
 	}
 	return &SearchIndex{pool: pool, log: log, readyWait: 3 * time.Second, wake: make(chan struct{}, 1), pending: map[[16]byte]struct{}{},
 		ords: map[[16]byte]uint32{}, terms: map[string]*postingList{}}
+}
+
+// Idle reports whether every change noted so far has been applied.
+func (x *SearchIndex) Idle() bool {
+	x.pendingMu.Lock()
+	defer x.pendingMu.Unlock()
+	return !x.busy && !x.reload && len(x.pending) == 0
 }
 
 // Ready reports whether searches are answered from the index.
@@ -202,6 +229,7 @@ func (x *SearchIndex) Run(ctx context.Context) {
 			ids = append(ids, id)
 		}
 		clear(x.pending)
+		x.busy = true
 		x.pendingMu.Unlock()
 		var err error
 		switch {
@@ -210,6 +238,9 @@ func (x *SearchIndex) Run(ctx context.Context) {
 		case len(ids) > 0 && x.ready.Load():
 			err = x.refresh(ctx, ids)
 		}
+		x.pendingMu.Lock()
+		x.busy = false
+		x.pendingMu.Unlock()
 		if err != nil && ctx.Err() == nil {
 			// Whatever was not applied is not known: load again, soon.
 			x.log.WarnContext(ctx, "search index: reading books failed; searching in Postgres until it is loaded again", slog.Any("error", err))

@@ -40,7 +40,7 @@ const correctBelow = 20
 // weightValues are the worth of a lexeme's best weight class in a book,
 // D to A, as rankWeights: a title word outranks an author's name, which
 // outranks the category or publisher, which outranks the description.
-var weightValues = [4]float64{0.1, 0.2, 0.4, 1.0}
+var weightValues = [4]float32{0.1, 0.2, 0.4, 1.0}
 
 // scored is a ranked book: its ordinal in the index (or none), id and
 // relevance.
@@ -83,14 +83,18 @@ func (t *top) offer(s scored) {
 }
 
 // scores are pooled per-book accumulators, one float per ordinal.
-var scores = sync.Pool{New: func() any { return new([]float64) }}
+var scores = sync.Pool{New: func() any { return new([]float32) }}
 
 // eval returns the books matching n (x.mu read-held).
 func (x *SearchIndex) eval(n *tsNode) (bitset, error) {
 	switch n.op {
 	case 0:
 		b := newBitset(len(x.docs))
-		if p := x.terms[n.word]; p != nil {
+		switch p := x.terms[n.word]; {
+		case p == nil:
+		case p.set != nil:
+			copy(b, p.set)
+		default:
 			for _, o := range p.ords {
 				b.set(o)
 			}
@@ -212,7 +216,7 @@ func (x *SearchIndex) excluded(n *tsNode, out bitset) error {
 
 // accumulate adds to acc each book's worth for the lexemes (x.mu
 // read-held).
-func (x *SearchIndex) accumulate(acc []float64, lexemes []string) {
+func (x *SearchIndex) accumulate(acc []float32, lexemes []string) {
 	for _, w := range lexemes {
 		if p := x.terms[w]; p != nil {
 			for i, o := range p.ords {
@@ -234,10 +238,10 @@ type lexicalQuery struct {
 // pooledScores returns a zeroed accumulator for n books and its release,
 // which zeroes what the lexemes' postings touched (x.mu read-held), not the
 // whole array.
-func (x *SearchIndex) pooledScores(n int, lexemes *[]string) ([]float64, func()) {
-	p := scores.Get().(*[]float64)
+func (x *SearchIndex) pooledScores(n int, lexemes *[]string) ([]float32, func()) {
+	p := scores.Get().(*[]float32)
 	if cap(*p) < n {
-		*p = make([]float64, n) // zeroed; pooled arrays are kept zeroed
+		*p = make([]float32, n) // zeroed; pooled arrays are kept zeroed
 	}
 	acc := (*p)[:n]
 	return acc, func() {
@@ -289,7 +293,7 @@ func (x *SearchIndex) rankLexical(lq lexicalQuery, f *indexFilter, key *scored, 
 	match := exact
 	var (
 		fuzzy bitset
-		facc  []float64
+		facc  []float32
 	)
 	rank := func() []scored {
 		t := top{k: k, items: make([]scored, 0, k)}
@@ -297,13 +301,13 @@ func (x *SearchIndex) rankLexical(lq lexicalQuery, f *indexFilter, key *scored, 
 			var rel float64
 			switch {
 			case mode == indexAny:
-				v := eacc[o]
+				v := float64(eacc[o])
 				rel = v / (v + 1)
 			case exact.has(o):
-				v := eacc[o]
+				v := float64(eacc[o])
 				rel = 1 + v/(v+1)
 			default:
-				v := facc[o]
+				v := float64(facc[o])
 				rel = v / (v + 1)
 			}
 			// Cheap rejections first: most matches of a broad word
