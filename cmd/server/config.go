@@ -26,6 +26,7 @@ type config struct {
 	AllowPlaintext  bool
 	MaxRequestBytes int64
 	CacheEntries    int
+	SearchIndex     bool
 	ShutdownTimeout time.Duration
 	LogLevel        string
 	// Contexts are the bounded contexts this process serves, in registry
@@ -112,6 +113,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	boolean(&c.AllowPlaintext, "allow-plaintext", false, "allow plaintext (h2c) on a non-loopback address")
 	integer(&maxRequestKiB, "max-request-kib", 1024, "largest request message accepted, in KiB")
 	integer(&c.CacheEntries, "cache-entries", 20000, "books (and book references of cached list and search pages) kept in memory")
+	boolean(&c.SearchIndex, "search-index", true, "rank lexical searches with an in-memory index of the search documents (about 0.5 KB a book); off: in Postgres")
 	duration(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long shutdown waits for requests in flight")
 	str(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	var contextList string

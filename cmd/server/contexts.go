@@ -302,6 +302,9 @@ func buildCatalog(ctx context.Context, in *infra) (*servedContext, error) {
 		in.log.Info("demo catalog loaded", slog.Any("added", res))
 	}
 	books := catalogstore.NewBookCache(catalogstore.NewBooks(in.pool), in.pool, in.cfg.CacheEntries, in.log)
+	if !in.cfg.SearchIndex {
+		books.SearchIndex().Disable()
+	}
 	in.catalog = catalog.NewService(books, catalogstore.NewEntities(in.pool).WithRenamed(in.nudgeIndexer).WithBooksChanged(books.BooksChanged), nil).WithSimilarBooks(catalogstore.NewBooks(in.pool))
 	embedLoops, err := catalogEmbeddings(ctx, in)
 	if err != nil {

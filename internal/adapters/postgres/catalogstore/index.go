@@ -43,7 +43,8 @@ type SearchIndex struct {
 	pool *pgxpool.Pool
 	log  *slog.Logger
 
-	ready atomic.Bool
+	ready    atomic.Bool
+	disabled atomic.Bool
 	// applied is called after changes were applied (the BookCache drops
 	// its cached search pages, which may have been read from the index
 	// before the change reached it).
@@ -173,11 +174,20 @@ func (x *SearchIndex) Idle() bool {
 // Ready reports whether searches are answered from the index.
 func (x *SearchIndex) Ready() bool { return x != nil && x.ready.Load() }
 
+// Disable keeps the index from ever loading: searches stay in Postgres.
+func (x *SearchIndex) Disable() {
+	x.disabled.Store(true)
+	x.ready.Store(false)
+}
+
 // Reset drops what the index serves and asks for a full load: the
 // listening connection is (again) up, so every change from now on will be
 // notified.
 func (x *SearchIndex) Reset() {
 	x.ready.Store(false)
+	if x.disabled.Load() {
+		return
+	}
 	x.pendingMu.Lock()
 	x.reload = true
 	clear(x.pending)
@@ -295,7 +305,7 @@ func (x *SearchIndex) loadAll(ctx context.Context) error {
 	x.refreshMu.Lock()
 	defer x.refreshMu.Unlock()
 	start := time.Now()
-	fresh := &SearchIndex{ords: map[[16]byte]uint32{}, terms: map[string]*postingList{}}
+	fresh := &SearchIndex{log: x.log, ords: map[[16]byte]uint32{}, terms: map[string]*postingList{}}
 	rows, err := x.pool.Query(ctx, indexRowsSQL+` WHERE b.delete_time IS NULL ORDER BY b.id`)
 	if err != nil {
 		return err
@@ -388,7 +398,11 @@ func (x *SearchIndex) put(d indexDoc) {
 	lexemes, err := parseTSVector(d.search)
 	if err != nil {
 		// Postgres printed something we cannot read: index the book
-		// without words rather than lose its filters.
+		// without words rather than lose its filters, and say so.
+		if x.log != nil {
+			x.log.Warn("search index: a search document it cannot read; the book is found by Postgres only",
+				slog.String("book_id", uuidText(d.id)))
+		}
 		d.search, lexemes = "", nil
 	}
 	var ord uint32

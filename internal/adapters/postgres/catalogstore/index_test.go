@@ -359,3 +359,32 @@ func TestSearchIndexUnderWrites(t *testing.T) {
 		return slices.Equal(got, want)
 	})
 }
+
+// TestSearchIndexDisabled: with the index off (--search-index=false) the
+// cache never loads it and searches are ranked by Postgres.
+func TestSearchIndexDisabled(t *testing.T) {
+	pool := pgtest.NewPool(t)
+	c := NewBookCache(NewBooks(pool), pool, 100, pgtest.DiscardLog())
+	c.SearchIndex().Disable()
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(runCtx) }()
+	t.Cleanup(func() { stop(); <-done })
+	pgtest.Eventually(t, "the cache listens", c.Listening)
+	f := newFixture(t, pool, c)
+	r := f.refs()
+	for i := range 3 {
+		f.create(f.fields(fmt.Sprintf("Juniper %d", i), r.cat, r.pub, r.author))
+	}
+	page, err := c.SearchBooks(f.ctx, catalog.SearchBooksQuery{Query: "juniper", PageSize: 2})
+	if err != nil || len(page.Hits) != 2 {
+		t.Fatalf("search: %d hits, %v", len(page.Hits), err)
+	}
+	var cur cursor
+	if err := postgres.DecodeToken(page.NextPageToken, &cur); err != nil || cur.Mode >= indexExact {
+		t.Fatalf("token mode %d (%v), want a Postgres ranking's", cur.Mode, err)
+	}
+	if c.SearchIndex().Ready() || c.SearchIndex().Len() != 0 {
+		t.Fatal("a disabled index loaded")
+	}
+}
