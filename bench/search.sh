@@ -7,11 +7,13 @@
 # bench/searchload over 8 connections: the health check (ceiling), then
 # SearchBooks lexical, semantic and hybrid, page size 20, every text sent
 # once (cache misses), broad and narrow texts mixed.
-# Usage: bash bench/search.sh [books, default 100000] [seconds per run, default 20]
+# Usage: bash bench/search.sh [books, default 100000] [seconds per run, default 20] [codec: json (default) or proto]
+# (json: Connect JSON, as a browser or curl sends; proto: Connect binary, as the Go and TypeScript SDKs send)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 books=${1:-100000}
 secs=${2:-20}
+codec=${3:-json}
 pgurl=${BOOKWORM_BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 # Free ports, picked now: other benchmarks may run on the same machine.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -61,7 +63,7 @@ pids+=($server)
 ready "$server"
 echo "pending embeddings at start: $(psql "$pgurl/$db" -Atc "SELECT count(*) FROM catalog.books b LEFT JOIN catalog.book_embeddings e ON e.book_id = b.id WHERE b.delete_time IS NULL AND e.book_id IS NULL")"
 # 4. The load.
-"$work/searchload" load --url "http://127.0.0.1:$port" --db "$pgurl/$db?sslmode=disable" --duration "${secs}s" --conns 8
+"$work/searchload" load --url "http://127.0.0.1:$port" --db "$pgurl/$db?sslmode=disable" --duration "${secs}s" --conns 8 --codec "$codec"
 kill -0 "$server" || { echo "the server died during the run"; cat "$work/server.log"; exit 1; }
 echo "server peak RSS (VmHWM): $(awk '/VmHWM/{print $2, $3}' /proc/$server/status)"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -8,7 +8,8 @@
 //	searchload load --url URL --db URL --duration 20s --conns 8
 //
 // load runs, one after the other over the same conns keep-alive HTTP/1.1
-// connections (Connect JSON, as a browser or curl sends): the gRPC health
+// connections (Connect JSON, as a browser or curl sends, or with --codec
+// proto Connect binary, as the SDKs send): the gRPC health
 // check (the ceiling), then SearchBooks in lexical, semantic and hybrid
 // mode, page size 20. Every search text is sent once in the whole run, so
 // neither the server's page cache nor its query-embedding cache ever
@@ -47,6 +48,9 @@ import (
 	"github.com/bookworm-store/bookworm/internal/adapters/ollama/ollamatest"
 	"github.com/bookworm-store/bookworm/internal/adapters/postgres/catalogstore"
 	"github.com/bookworm-store/bookworm/internal/core/catalog"
+	catalogv1 "github.com/bookworm-store/bookworm/sdk/go/gen/bookworm/catalog/v1"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 )
 
 // TestMain runs the subcommand named by the first argument, or the (no)
@@ -321,6 +325,41 @@ type searchResponse struct {
 	DegradedReason string            `json:"degradedReason"`
 }
 
+// protoModeDegraded reads the mode (3) and degraded (4) fields of a
+// binary SearchBooksResponse, skipping the results unread.
+func protoModeDegraded(b []byte) (string, bool) {
+	var (
+		mode     catalogv1.SearchMode
+		degraded bool
+	)
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			break
+		}
+		b = b[n:]
+		if typ == protowire.VarintType && (num == 3 || num == 4) {
+			v, m := protowire.ConsumeVarint(b)
+			if m < 0 {
+				break
+			}
+			if num == 3 {
+				mode = catalogv1.SearchMode(v)
+			} else {
+				degraded = v != 0
+			}
+			b = b[m:]
+			continue
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b)
+		if m < 0 {
+			break
+		}
+		b = b[m:]
+	}
+	return mode.String(), degraded
+}
+
 // jsonField returns the raw value of the last top-level-looking "key" in
 // a JSON object (a string value with its quotes), or "". protojson may put
 // spaces around the colon.
@@ -349,7 +388,7 @@ func jsonString(payload []byte, key string) string {
 
 // run sends requests from conns workers for d and measures them; body makes
 // the request body of a search text ("" for the health check).
-func run(name, url string, clients []*http.Client, d time.Duration, g *generator, mode string) *result {
+func run(name, url string, clients []*http.Client, d time.Duration, g *generator, mode string, binary bool) *result {
 	res := &result{name: name, byKind: map[string][]time.Duration{}}
 	var mu sync.Mutex
 	deadline := time.Now().Add(d)
@@ -365,14 +404,23 @@ func run(name, url string, clients []*http.Client, d time.Duration, g *generator
 			var firstErr string
 			for time.Now().Before(deadline) {
 				path, body, kind := "/grpc.health.v1.Health/Check", []byte("{}"), ""
+				contentType := "application/json"
+				if binary {
+					body, contentType = nil, "application/proto"
+				}
 				if mode != "" {
 					var q string
 					q, kind = g.next()
 					path = "/bookworm.catalog.v1.CatalogService/SearchBooks"
-					body, _ = json.Marshal(map[string]any{"query": q, "pageSize": 20, "mode": mode})
+					if binary {
+						body, _ = proto.Marshal(&catalogv1.SearchBooksRequest{Query: q, PageSize: 20,
+							Mode: catalogv1.SearchMode(catalogv1.SearchMode_value[mode])})
+					} else {
+						body, _ = json.Marshal(map[string]any{"query": q, "pageSize": 20, "mode": mode})
+					}
 				}
 				t0 := time.Now()
-				resp, err := c.Post(url+path, "application/json", bytes.NewReader(body))
+				resp, err := c.Post(url+path, contentType, bytes.NewReader(body))
 				var payload []byte
 				if err == nil {
 					payload, err = io.ReadAll(resp.Body)
@@ -387,11 +435,20 @@ func run(name, url string, clients []*http.Client, d time.Duration, g *generator
 				if err == nil && mode != "" {
 					// The two fields the check needs, without decoding the
 					// page (the tool shares the machine with the server).
-					if answered := jsonString(payload, "mode"); answered != mode || jsonField(payload, "degraded") == "true" {
+					answered, isDegraded := jsonString(payload, "mode"), jsonField(payload, "degraded") == "true"
+					if binary {
+						answered, isDegraded = protoModeDegraded(payload)
+					}
+					if answered != mode || isDegraded {
 						degraded++
 						if firstErr == "" {
 							var sr searchResponse
 							_ = json.Unmarshal(payload, &sr)
+							if binary {
+								var pr catalogv1.SearchBooksResponse
+								_ = proto.Unmarshal(payload, &pr)
+								sr.Mode, sr.Degraded, sr.DegradedReason = pr.GetMode().String(), pr.GetDegraded(), pr.GetDegradedReason()
+							}
 							firstErr = fmt.Sprintf("answered %s, degraded %v (%s)", sr.Mode, sr.Degraded, sr.DegradedReason)
 						}
 					}
@@ -432,7 +489,12 @@ func load(args []string) error {
 	conns := fs.Int("conns", 8, "connections")
 	seed := fs.Uint64("seed", 1, "seed of the query texts")
 	only := fs.String("modes", "lexical,semantic,hybrid", "search modes to run, after the ceiling")
+	codec := fs.String("codec", "json", "json (Connect JSON, as a browser or curl sends) or proto (Connect binary, as the SDKs send)")
 	_ = fs.Parse(args)
+	if *codec != "json" && *codec != "proto" {
+		return fmt.Errorf("--codec %q: json or proto", *codec)
+	}
+	fmt.Printf("codec: %s\n", *codec)
 	ctx := context.Background()
 	db, err := pgx.Connect(ctx, *dbURL)
 	if err != nil {
@@ -463,11 +525,11 @@ func load(args []string) error {
 		if m.mode != "" && !slices.Contains(strings.Split(*only, ","), strings.ToLower(strings.TrimPrefix(m.mode, "SEARCH_MODE_"))) {
 			continue
 		}
-		run(m.name, *url, clients, *warm, g, m.mode)
+		run(m.name, *url, clients, *warm, g, m.mode, *codec == "proto")
 		g.mu.Lock()
 		g.broad, g.sent = nil, map[string]int{}
 		g.mu.Unlock()
-		r := run(m.name, *url, clients, *d, g, m.mode)
+		r := run(m.name, *url, clients, *d, g, m.mode, *codec == "proto")
 		results = append(results, r)
 		if m.mode != "" {
 			kinds := make([]string, 0, len(g.sent))
