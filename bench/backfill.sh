@@ -19,14 +19,16 @@ command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk"; exit 
 ollama=${BOOKWORM_OLLAMA_BIN:-$(bash scripts/build-ollama.sh)}
 work=$(mktemp -d)
 pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+# Ollama runs in a session of its own (setsid), so that killing its group
+# takes the model runner it starts too; the others are killed alone.
+trap 'for p in "${pids[@]}"; do kill -- "-$p" 2>/dev/null || kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
 go build -o "$work/bookworm" ./cmd/server
 go run ./bench/tinymodel "$work"
 
 # The real Ollama with the tiny model as "tiny".
 export OLLAMA_HOST="127.0.0.1:$oport"
 OLLAMA_MODELS="$work/models" HOME="$work" OLLAMA_NUM_PARALLEL=1 OLLAMA_KEEP_ALIVE=30m \
-  "$ollama" serve >"$work/ollama.log" 2>&1 &
+  setsid "$ollama" serve >"$work/ollama.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do curl -sf "http://$OLLAMA_HOST/api/version" >/dev/null && break; sleep 0.2; done
 (cd "$work" && HOME="$work" "$ollama" create tiny -f Modelfile >/dev/null 2>&1)

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -69,12 +70,24 @@ func startRealOllama(t testing.TB) string {
 	}
 	cmd := exec.Command(bin, "serve")
 	cmd.Env, cmd.Stdout, cmd.Stderr = env, logf, logf
+	// Its own process group: ollama serve starts a runner process per
+	// loaded model, which killing serve alone leaves running (one was left
+	// behind by every run of this test).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		pgid := cmd.Process.Pid
+		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+		}
+		_ = syscall.Kill(-pgid, syscall.SIGKILL) // the runner, if serve left it
+		<-done
 		logf.Close()
 		if t.Failed() {
 			b, _ := os.ReadFile(logf.Name())
