@@ -5,7 +5,6 @@ import (
 	"context"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -245,14 +244,20 @@ func (x *SearchIndex) pooledScores(n int, lexemes *[]string) ([]float32, func())
 	}
 	acc := (*p)[:n]
 	return acc, func() {
-		for _, w := range *lexemes {
-			if pl := x.terms[w]; pl != nil {
-				for _, o := range pl.ords {
-					acc[o] = 0
-				}
+		x.zeroScores(acc, *lexemes)
+		scores.Put(p)
+	}
+}
+
+// zeroScores zeroes what accumulate(acc, lexemes) added to (x.mu
+// read-held).
+func (x *SearchIndex) zeroScores(acc []float32, lexemes []string) {
+	for _, w := range lexemes {
+		if pl := x.terms[w]; pl != nil {
+			for _, o := range pl.ords {
+				acc[o] = 0
 			}
 		}
-		scores.Put(p)
 	}
 }
 
@@ -345,13 +350,7 @@ func (x *SearchIndex) rankLexical(lq lexicalQuery, f *indexFilter, key *scored, 
 			return items, mode, nil
 		}
 		mode = indexAny
-		for _, w := range eWords {
-			if pl := x.terms[w]; pl != nil {
-				for _, o := range pl.ords {
-					eacc[o] = 0
-				}
-			}
-		}
+		x.zeroScores(eacc, eWords)
 	}
 	// indexAny: any word, exact or corrected, but none excluded.
 	words := lq.fuzzy.positives(lq.exact.positives(nil))
@@ -640,20 +639,7 @@ func (s *Books) nearest(ctx context.Context, q catalog.SearchBooksQuery, lean bo
 	if key != nil {
 		cur = cursor{Float: key.rel, ID: uuidText(key.id)}
 	}
-	var sql string
-	if lean {
-		d := strconv.Itoa(len(q.Embedding))
-		vec := a.Add(vectorLiteral(q.Embedding)) + "::vector(" + d + ")"
-		dist := `(e.embedding::vector(` + d + `) <=> ` + vec + `)`
-		where := []string{`e.dimension = ` + d, `e.model = ` + a.Add(q.EmbeddingModel)}
-		if key != nil {
-			where = append(where, `(1 - `+dist+`::float8, e.book_id) < (`+a.Add(cur.Float)+`, `+a.Add(cur.ID)+`::uuid)`)
-		}
-		sql = `SELECT e.book_id AS id, ` + dist + `::float8 AS dist FROM catalog.book_embeddings e
-			 WHERE ` + strings.Join(where, " AND ") + ` ORDER BY ` + semanticOrder(dist, depth >= deepSemantic) + ` LIMIT ` + strconv.Itoa(limit)
-	} else {
-		sql = semanticOrderSQL(q, &a, cur, key != nil, limit, depth >= deepSemantic)
-	}
+	sql := semanticOrderSQL(q, &a, cur, key != nil, limit, depth >= deepSemantic, lean)
 	// The connections' settings suit a page (postgres.PoolConfig); a
 	// statement wanting more candidates sets its own, in the same round
 	// trip and implicit transaction.

@@ -116,25 +116,30 @@ func (s *Books) semanticSearch(ctx context.Context, q catalog.SearchBooksQuery, 
 // walks the HNSW index of the dimension, whose expression and predicate it
 // repeats literally so that the planner can prove the partial index applies.
 func semanticSQL(q catalog.SearchBooksQuery, a *postgres.Args, cur cursor, after bool, limit int) string {
-	return semanticOrderSQL(q, a, cur, after, limit, false)
+	return semanticOrderSQL(q, a, cur, after, limit, false, false)
 }
 
 // semanticOrderSQL is semanticSQL, by an exact scan when exact (see
 // deepSemantic): ordered by an expression the HNSW index cannot give, so
 // the planner sorts every vector by distance, ties by id (descending, the
-// search's tie order).
-func semanticOrderSQL(q catalog.SearchBooksQuery, a *postgres.Args, cur cursor, after bool, limit int, exact bool) string {
+// search's tie order). lean leaves the books table out, and with it the
+// filters and the deleted books (the caller drops those itself).
+func semanticOrderSQL(q catalog.SearchBooksQuery, a *postgres.Args, cur cursor, after bool, limit int, exact, lean bool) string {
 	d := strconv.Itoa(len(q.Embedding))
 	vec := a.Add(vectorLiteral(q.Embedding)) + "::vector(" + d + ")"
-	model := a.Add(q.EmbeddingModel)
-	where := filterSQL(q.Filter, a)
+	where := []string{`e.dimension = ` + d, `e.model = ` + a.Add(q.EmbeddingModel)}
+	from := `catalog.book_embeddings e`
+	if !lean {
+		from += ` JOIN catalog.books b ON b.id = e.book_id`
+		where = append(where, filterSQL(q.Filter, a)...)
+	}
 	dist := `(e.embedding::vector(` + d + `) <=> ` + vec + `)`
 	if after {
 		where = append(where, `(1 - `+dist+`::float8, e.book_id) < (`+a.Add(cur.Float)+`, `+a.Add(cur.ID)+`::uuid)`)
 	}
 	return `SELECT e.book_id AS id, ` + dist + `::float8 AS dist
-		  FROM catalog.book_embeddings e JOIN catalog.books b ON b.id = e.book_id
-		 WHERE e.dimension = ` + d + ` AND e.model = ` + model + ` AND ` + strings.Join(where, " AND ") + `
+		  FROM ` + from + `
+		 WHERE ` + strings.Join(where, " AND ") + `
 		 ORDER BY ` + semanticOrder(dist, exact) + `
 		 LIMIT ` + strconv.Itoa(limit)
 }
@@ -157,7 +162,7 @@ func (s *Books) rankSemantic(ctx context.Context, q catalog.SearchBooksQuery, qu
 	case searchSemantic:
 		// Cosine similarity: 1 - cosine distance.
 		ef = q.PageSize + 1 + tieSlack
-		ranked = `SELECT s.id, 1 - s.dist AS relevance FROM (` + semanticOrderSQL(q, &a, cur, after, ef, cur.Depth >= deepSemantic) + `) s`
+		ranked = `SELECT s.id, 1 - s.dist AS relevance FROM (` + semanticOrderSQL(q, &a, cur, after, ef, cur.Depth >= deepSemantic, false) + `) s`
 	case searchHybrid:
 		// The lexical list is the best hybridDepth of the first window.
 		tq, err := s.tsQueries(ctx, q.Query)
