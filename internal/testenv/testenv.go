@@ -86,6 +86,14 @@ func getEngine() (*engine, string) {
 			os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
 		}
 		theEngine, engineWhy = probe()
+		// A busy machine's engine can take longer than one probe to
+		// answer (seen under CI load: "context deadline exceeded"); where
+		// containers are required, ask twice more before failing.
+		for try := 0; theEngine == nil && requireContainers() && try < 2; try++ {
+			logf("the container engine did not answer (%s); asking again", engineWhy)
+			time.Sleep(2 * time.Second)
+			theEngine, engineWhy = probe()
+		}
 		if theEngine != nil {
 			reapOrphans(theEngine)
 		}

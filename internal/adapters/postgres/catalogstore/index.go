@@ -70,6 +70,15 @@ type SearchIndex struct {
 	free  []uint32
 	terms map[string]*postingList
 	live  bitset
+	// spaces are the books' embeddings, a graph per model and dimension
+	// (index_vectors.go).
+	spaces map[string]*vectorSpace
+	// vectorTable: catalog.book_embeddings exists (pgvector is installed);
+	// until it does, the books are read without vectors.
+	vectorTable atomic.Bool
+	// vectorScans counts the semantic searches answered by an exact scan
+	// of a space rather than its graph.
+	vectorScans atomic.Int64
 }
 
 // indexDoc is what the index keeps of a live book: its search document
@@ -85,6 +94,18 @@ type indexDoc struct {
 	currency  string
 	price     int64
 	inStock   bool
+	// space and node: the book's embedding, a node of that space's graph
+	// (space nil: none).
+	space *vectorSpace
+	node  uint32
+}
+
+// indexRow is a book as read: its document and its embedding (space
+// "model/dimension" and vector; vec nil when it has none).
+type indexRow struct {
+	indexDoc
+	space string
+	vec   []float32
 }
 
 // postingList is one lexeme's books and, per book, the highest weight
@@ -276,19 +297,36 @@ func (x *SearchIndex) RefreshNow(ctx context.Context, id string) {
 	}
 }
 
-// indexRowsSQL reads what the index keeps of books, live or not.
-const indexRowsSQL = `SELECT b.id, b.delete_time IS NULL, b.search::text, b.category_id, b.publisher_id,
+// indexRowsSQL reads what the index keeps of books, live or not, with
+// their embeddings when pgvector is there.
+func (x *SearchIndex) indexRowsSQL(ctx context.Context) (string, error) {
+	if !x.vectorTable.Load() {
+		var has bool
+		if err := x.pool.QueryRow(ctx, `SELECT to_regclass('catalog.book_embeddings') IS NOT NULL`).Scan(&has); err != nil {
+			return "", err
+		}
+		x.vectorTable.Store(has)
+	}
+	vectors, join := `NULL::text, NULL::real[]`, ``
+	if x.vectorTable.Load() {
+		vectors = `e.model || '/' || e.dimension, e.embedding::real[]`
+		join = ` LEFT JOIN catalog.book_embeddings e ON e.book_id = b.id`
+	}
+	return `SELECT b.id, b.delete_time IS NULL, b.search::text, b.category_id, b.publisher_id,
 	       coalesce((SELECT array_agg(a.author_id ORDER BY a.position) FROM catalog.book_authors a WHERE a.book_id = b.id), '{}'),
-	       b.currency, b.effective_minor, b.stock > 0
-	  FROM catalog.books b`
+	       b.currency, b.effective_minor, b.stock > 0, ` + vectors + `
+	  FROM catalog.books b` + join, nil
+}
 
-func scanIndexDoc(rows pgx.Rows) (indexDoc, error) {
+func scanIndexRow(rows pgx.Rows) (indexRow, error) {
 	var (
-		d         indexDoc
+		r         indexRow
 		cat, pub  *[16]byte
 		authorIDs [][16]byte
+		space     *string
 	)
-	err := rows.Scan(&d.id, &d.live, &d.search, &cat, &pub, &authorIDs, &d.currency, &d.price, &d.inStock)
+	d := &r.indexDoc
+	err := rows.Scan(&d.id, &d.live, &d.search, &cat, &pub, &authorIDs, &d.currency, &d.price, &d.inStock, &space, &r.vec)
 	if cat != nil {
 		d.category = *cat
 	}
@@ -296,7 +334,12 @@ func scanIndexDoc(rows pgx.Rows) (indexDoc, error) {
 		d.publisher = *pub
 	}
 	d.authors = authorIDs
-	return d, err
+	if space != nil && len(r.vec) > 0 {
+		r.space = *space
+	} else {
+		r.vec = nil
+	}
+	return r, err
 }
 
 // loadAll reads every live book into a fresh index and serves it; books
@@ -306,17 +349,22 @@ func (x *SearchIndex) loadAll(ctx context.Context) error {
 	defer x.refreshMu.Unlock()
 	start := time.Now()
 	fresh := &SearchIndex{log: x.log, ords: map[[16]byte]uint32{}, terms: map[string]*postingList{}}
-	rows, err := x.pool.Query(ctx, indexRowsSQL+` WHERE b.delete_time IS NULL ORDER BY b.id`)
+	sql, err := x.indexRowsSQL(ctx)
+	if err != nil {
+		return err
+	}
+	// In id order: replicas loading the same books build the same graphs.
+	rows, err := x.pool.Query(ctx, sql+` WHERE b.delete_time IS NULL ORDER BY b.id`)
 	if err != nil {
 		return err
 	}
 	for rows.Next() {
-		d, err := scanIndexDoc(rows)
+		r, err := scanIndexRow(rows)
 		if err != nil {
 			rows.Close()
 			return err
 		}
-		fresh.put(d)
+		fresh.put(r)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -324,6 +372,7 @@ func (x *SearchIndex) loadAll(ctx context.Context) error {
 	}
 	x.mu.Lock()
 	x.ords, x.docs, x.ids, x.free, x.terms, x.live = fresh.ords, fresh.docs, fresh.ids, fresh.free, fresh.terms, fresh.live
+	x.spaces = fresh.spaces
 	x.mu.Unlock()
 	x.pendingMu.Lock()
 	again := x.reload // an AllBooks during the load: this load may be stale
@@ -335,8 +384,12 @@ func (x *SearchIndex) loadAll(ctx context.Context) error {
 	if x.applied != nil {
 		x.applied()
 	}
+	vectors := 0
+	for _, sp := range fresh.spaces {
+		vectors += sp.live
+	}
 	x.log.InfoContext(ctx, "search index: loaded", slog.Int("books", len(fresh.ords)),
-		slog.Int("lexemes", len(fresh.terms)), slog.Duration("took", time.Since(start)))
+		slog.Int("lexemes", len(fresh.terms)), slog.Int("vectors", vectors), slog.Duration("took", time.Since(start)))
 	return nil
 }
 
@@ -344,18 +397,22 @@ func (x *SearchIndex) loadAll(ctx context.Context) error {
 func (x *SearchIndex) refresh(ctx context.Context, ids [][16]byte) error {
 	x.refreshMu.Lock()
 	defer x.refreshMu.Unlock()
-	rows, err := x.pool.Query(ctx, indexRowsSQL+` WHERE b.id = ANY ($1::uuid[])`, ids)
+	sql, err := x.indexRowsSQL(ctx)
 	if err != nil {
 		return err
 	}
-	var docs []indexDoc
+	rows, err := x.pool.Query(ctx, sql+` WHERE b.id = ANY ($1::uuid[])`, ids)
+	if err != nil {
+		return err
+	}
+	var docs []indexRow
 	for rows.Next() {
-		d, err := scanIndexDoc(rows)
+		r, err := scanIndexRow(rows)
 		if err != nil {
 			rows.Close()
 			return err
 		}
-		docs = append(docs, d)
+		docs = append(docs, r)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -364,17 +421,23 @@ func (x *SearchIndex) refresh(ctx context.Context, ids [][16]byte) error {
 	seen := make(map[[16]byte]bool, len(docs))
 	x.mu.Lock()
 	defer func() {
+		worn := x.vectorsWorn()
 		x.mu.Unlock()
+		if worn {
+			// Removed nodes still route searches; past a third of a
+			// graph, load it again (Postgres answers meanwhile).
+			x.Reset()
+		}
 		if x.applied != nil {
 			x.applied()
 		}
 	}()
-	for _, d := range docs {
-		seen[d.id] = true
-		if d.live {
-			x.put(d)
+	for _, r := range docs {
+		seen[r.id] = true
+		if r.live {
+			x.put(r)
 		} else {
-			x.remove(d.id)
+			x.remove(r.id)
 		}
 	}
 	for _, id := range ids {
@@ -386,14 +449,21 @@ func (x *SearchIndex) refresh(ctx context.Context, ids [][16]byte) error {
 }
 
 // put adds or replaces a live book (x.mu held, or x private).
-func (x *SearchIndex) put(d indexDoc) {
+func (x *SearchIndex) put(r indexRow) {
+	d := r.indexDoc
+	var (
+		oldSpace *vectorSpace
+		oldNode  uint32
+	)
 	if ord, ok := x.ords[d.id]; ok {
 		old := &x.docs[ord]
+		oldSpace, oldNode = old.space, old.node
 		if old.search == d.search { // stock, price, rating: postings unchanged
 			*old = d
+			x.setVector(ord, oldSpace, oldNode, r.space, r.vec)
 			return
 		}
-		x.remove(d.id)
+		x.unindex(d.id)
 	}
 	lexemes, err := parseTSVector(d.search)
 	if err != nil {
@@ -424,10 +494,20 @@ func (x *SearchIndex) put(d indexDoc) {
 		}
 		p.add(ord, l)
 	}
+	x.setVector(ord, oldSpace, oldNode, r.space, r.vec)
 }
 
-// remove drops a book, if indexed (x.mu held).
+// remove drops a book and its vector, if indexed (x.mu held).
 func (x *SearchIndex) remove(id [16]byte) {
+	if ord, ok := x.ords[id]; ok && x.docs[ord].space != nil {
+		x.dropVector(x.docs[ord].space, x.docs[ord].node)
+	}
+	x.unindex(id)
+}
+
+// unindex drops a book's document, leaving its vector's node to the caller
+// (x.mu held).
+func (x *SearchIndex) unindex(id [16]byte) {
 	ord, ok := x.ords[id]
 	if !ok {
 		return

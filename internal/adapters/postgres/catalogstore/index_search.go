@@ -432,7 +432,8 @@ func (c *BookCache) searchIndexed(ctx context.Context, q catalog.SearchBooksQuer
 	if err != nil {
 		return page, true, err
 	}
-	ours := after && (cur.Mode == indexExact || cur.Mode == indexWords || cur.Mode == indexAny || cur.Mode == indexHybrid)
+	ours := after && (cur.Mode == indexExact || cur.Mode == indexWords || cur.Mode == indexAny || cur.Mode == indexHybrid ||
+		cur.Mode == indexSemantic)
 	if !c.index.Ready() {
 		if !ours {
 			return page, false, nil
@@ -453,15 +454,21 @@ func (c *BookCache) searchIndexed(ctx context.Context, q catalog.SearchBooksQuer
 		key = &scored{id: u, rel: cur.Float}
 	}
 
-	semantic := after && (cur.Mode == searchSemantic || cur.Mode == indexHybrid) ||
+	semantic := after && (cur.Mode == searchSemantic || cur.Mode == indexSemantic || cur.Mode == indexHybrid) ||
 		!after && q.Mode != catalog.SearchLexical && q.Embedding != nil
 	if semantic {
 		if q.Embedding == nil {
 			return page, true, failure.ErrUnavailable
 		}
-		has, err := c.inner.hasEmbeddings(ctx, q.EmbeddingModel, len(q.Embedding))
-		if err != nil {
-			return page, true, err
+		// The index's graph of the query's space answers when it has one;
+		// else pgvector does, the books still coming from the cache.
+		space := spaceName(q.EmbeddingModel, len(q.Embedding))
+		inMemory := c.index.hasSpace(space)
+		has := inMemory
+		if !has {
+			if has, err = c.inner.hasEmbeddings(ctx, q.EmbeddingModel, len(q.Embedding)); err != nil {
+				return page, true, err
+			}
 		}
 		switch {
 		case !has && after:
@@ -473,16 +480,23 @@ func (c *BookCache) searchIndexed(ctx context.Context, q catalog.SearchBooksQuer
 		}
 		want := indexHybrid
 		if q.Mode == catalog.SearchSemantic {
-			want = searchSemantic
+			want = indexSemantic
+			if after && cur.Mode == searchSemantic || !after && !inMemory {
+				want = searchSemantic // pgvector's ranking, continued there
+			}
 		}
-		if after && cur.Mode != want {
+		switch {
+		case after && cur.Mode != want:
 			return page, true, postgres.ErrPageToken
+		case want == indexSemantic && !inMemory:
+			// A token of a graph this index does not hold (yet).
+			return page, true, failure.ErrUnavailable
 		}
 		var ranked []scored
-		if want == searchSemantic {
-			ranked, err = c.semanticIndexed(ctx, q, &f, key, cur.Depth, q.PageSize+1+tieSlack)
+		if want == indexHybrid {
+			ranked, err = c.hybridIndexed(ctx, q, &f, key, inMemory)
 		} else {
-			ranked, err = c.hybridIndexed(ctx, q, &f, key)
+			ranked, err = c.semanticIndexed(ctx, q, &f, key, cur.Depth, q.PageSize+1+tieSlack, want == indexSemantic)
 		}
 		if err != nil {
 			return page, true, err
@@ -516,8 +530,16 @@ func (c *BookCache) lexicalIndexed(ctx context.Context, q catalog.SearchBooksQue
 }
 
 // semanticIndexed returns up to limit nearest books after key by
-// relevance (1 - cosine distance), ordered.
-func (c *BookCache) semanticIndexed(ctx context.Context, q catalog.SearchBooksQuery, f *indexFilter, key *scored, depth, limit int) ([]scored, error) {
+// relevance (1 - cosine distance), ordered: from the index's graph when
+// inMemory, else from pgvector.
+func (c *BookCache) semanticIndexed(ctx context.Context, q catalog.SearchBooksQuery, f *indexFilter, key *scored, depth, limit int, inMemory bool) ([]scored, error) {
+	if inMemory {
+		out, ok := c.index.nearest(spaceName(q.EmbeddingModel, len(q.Embedding)), q.Embedding, f, key, depth, limit)
+		if !ok { // the space's last vector went meanwhile
+			return nil, failure.ErrUnavailable
+		}
+		return out, nil
+	}
 	var out []scored
 	for {
 		rows, err := c.inner.nearest(ctx, q, !f.any, key, depth, limit)
@@ -550,12 +572,12 @@ func (c *BookCache) semanticIndexed(ctx context.Context, q catalog.SearchBooksQu
 
 // hybridIndexed fuses the best hybridDepth of the lexical and the vector
 // rankings by reciprocal rank fusion and returns what comes after key.
-func (c *BookCache) hybridIndexed(ctx context.Context, q catalog.SearchBooksQuery, f *indexFilter, key *scored) ([]scored, error) {
+func (c *BookCache) hybridIndexed(ctx context.Context, q catalog.SearchBooksQuery, f *indexFilter, key *scored, inMemory bool) ([]scored, error) {
 	lex, _, err := c.rankLexical(ctx, q, f, searchFirst, nil, hybridDepth)
 	if err != nil && err != errTSText {
 		return nil, err
 	}
-	sem, err := c.semanticIndexed(ctx, q, f, nil, 0, hybridDepth)
+	sem, err := c.semanticIndexed(ctx, q, f, nil, 0, hybridDepth, inMemory)
 	if err != nil {
 		return nil, err
 	}
@@ -620,7 +642,7 @@ func (c *BookCache) pageOf(ctx context.Context, q catalog.SearchBooksQuery, quer
 	if len(ranked) > q.PageSize {
 		last := ranked[q.PageSize-1]
 		next := cursor{Query: query, Float: last.rel, ID: uuidText(last.id), Mode: mode}
-		if mode == searchSemantic {
+		if mode == searchSemantic || mode == indexSemantic {
 			next.Depth = depth + q.PageSize
 		}
 		page.NextPageToken = next.encode()

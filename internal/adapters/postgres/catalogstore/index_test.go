@@ -36,6 +36,30 @@ func allPages(t *testing.T, ctx context.Context, books catalog.Books, q catalog.
 	}
 }
 
+// walkInOrder reads every page of q and fails when a hit does not come
+// after the one before it in (relevance, id) order.
+func walkInOrder(ctx context.Context, books catalog.Books, q catalog.SearchBooksQuery) error {
+	prev := scored{rel: 3}
+	for {
+		page, err := books.SearchBooks(ctx, q)
+		if err != nil {
+			return err
+		}
+		for _, h := range page.Hits {
+			u, _ := parseUUID(h.Book.ID())
+			s := scored{id: u, rel: h.Relevance}
+			if !prev.before(s) {
+				return fmt.Errorf("hits out of order: %v then %v", prev, s)
+			}
+			prev = s
+		}
+		if page.NextPageToken == "" {
+			return nil
+		}
+		q.PageToken = page.NextPageToken
+	}
+}
+
 // postgresMatches are the live books Postgres finds for the query with
 // @@ (what the index must match exactly).
 func postgresMatches(t *testing.T, ctx context.Context, pool postgres.Querier, query string) []string {
@@ -299,26 +323,9 @@ func TestSearchIndexUnderWrites(t *testing.T) {
 		go func() {
 			for ctx.Err() == nil {
 				q := catalog.SearchBooksQuery{Query: "marigold or thistle", PageSize: 7}
-				prev := scored{rel: 3}
-				for {
-					page, err := cache.SearchBooks(f.ctx, q)
-					if err != nil {
-						errs <- err
-						return
-					}
-					for _, h := range page.Hits {
-						u, _ := parseUUID(h.Book.ID())
-						s := scored{id: u, rel: h.Relevance}
-						if !prev.before(s) {
-							errs <- fmt.Errorf("hits out of order: %v then %v", prev, s)
-							return
-						}
-						prev = s
-					}
-					if page.NextPageToken == "" {
-						break
-					}
-					q.PageToken = page.NextPageToken
+				if err := walkInOrder(f.ctx, cache, q); err != nil {
+					errs <- err
+					return
 				}
 			}
 			errs <- nil
