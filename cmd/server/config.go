@@ -27,6 +27,7 @@ type config struct {
 	MaxRequestBytes int64
 	CacheEntries    int
 	SearchIndex     bool
+	SearchVectors   bool
 	ShutdownTimeout time.Duration
 	LogLevel        string
 	// Contexts are the bounded contexts this process serves, in registry
@@ -114,6 +115,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	integer(&maxRequestKiB, "max-request-kib", 1024, "largest request message accepted, in KiB")
 	integer(&c.CacheEntries, "cache-entries", 20000, "books (and book references of cached list and search pages) kept in memory")
 	boolean(&c.SearchIndex, "search-index", true, "rank lexical searches with an in-memory index of the search documents (about 0.5 KB a book); off: in Postgres")
+	boolean(&c.SearchVectors, "search-vectors", true, "with the search index, rank semantic searches with in-memory HNSW graphs of the embeddings (4 bytes a dimension plus about 150 bytes a book); off: by pgvector")
 	duration(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long shutdown waits for requests in flight")
 	str(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	var contextList string

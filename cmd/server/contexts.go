@@ -305,6 +305,9 @@ func buildCatalog(ctx context.Context, in *infra) (*servedContext, error) {
 	if !in.cfg.SearchIndex {
 		books.SearchIndex().Disable()
 	}
+	if !in.cfg.SearchVectors {
+		books.SearchIndex().DisableVectors()
+	}
 	in.catalog = catalog.NewService(books, catalogstore.NewEntities(in.pool).WithRenamed(in.nudgeIndexer).WithBooksChanged(books.BooksChanged), nil).WithSimilarBooks(catalogstore.NewBooks(in.pool))
 	embedLoops, err := catalogEmbeddings(ctx, in)
 	if err != nil {

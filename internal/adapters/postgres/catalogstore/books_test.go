@@ -39,7 +39,16 @@ var booksStores = []struct {
 // runCache returns a running BookCache on pool, listening when it returns.
 func runCache(t *testing.T, pool *pgxpool.Pool, maxEntries int) *BookCache {
 	t.Helper()
+	return runCacheWith(t, pool, maxEntries, nil)
+}
+
+// runCacheWith is runCache with a change to the cache before it runs.
+func runCacheWith(t *testing.T, pool *pgxpool.Pool, maxEntries int, set func(*BookCache)) *BookCache {
+	t.Helper()
 	c := NewBookCache(NewBooks(pool), pool, maxEntries, pgtest.DiscardLog())
+	if set != nil {
+		set(c)
+	}
 	done := make(chan error, 1)
 	runCtx, stop := context.WithCancel(context.Background())
 	go func() { done <- c.Run(runCtx) }()

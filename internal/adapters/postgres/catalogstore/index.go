@@ -76,6 +76,7 @@ type SearchIndex struct {
 	// vectorTable: catalog.book_embeddings exists (pgvector is installed);
 	// until it does, the books are read without vectors.
 	vectorTable atomic.Bool
+	vectorsOff  atomic.Bool
 	// vectorScans counts the semantic searches answered by an exact scan
 	// of a space rather than its graph.
 	vectorScans atomic.Int64
@@ -191,6 +192,10 @@ func (x *SearchIndex) Idle() bool {
 	defer x.pendingMu.Unlock()
 	return !x.busy && !x.reload && len(x.pending) == 0
 }
+
+// DisableVectors keeps the embeddings out of the index: semantic searches
+// are ranked by pgvector (call it before Run).
+func (x *SearchIndex) DisableVectors() { x.vectorsOff.Store(true) }
 
 // Ready reports whether searches are answered from the index.
 func (x *SearchIndex) Ready() bool { return x != nil && x.ready.Load() }
@@ -308,7 +313,7 @@ func (x *SearchIndex) indexRowsSQL(ctx context.Context) (string, error) {
 		x.vectorTable.Store(has)
 	}
 	vectors, join := `NULL::text, NULL::real[]`, ``
-	if x.vectorTable.Load() {
+	if x.vectorTable.Load() && !x.vectorsOff.Load() {
 		vectors = `e.model || '/' || e.dimension, e.embedding::real[]`
 		join = ` LEFT JOIN catalog.book_embeddings e ON e.book_id = b.id`
 	}

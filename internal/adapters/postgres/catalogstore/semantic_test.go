@@ -85,13 +85,20 @@ func TestSemanticAndHybridSearch(t *testing.T) {
 		t.Fatalf("hybrid title search: %v", titles(p))
 	}
 	// Every page is reachable, in order, without repeats; filters hold:
-	// in Postgres and through the cache's index, with the HNSW index and
-	// with the exact scan of deep pages (from the fourth hit here).
+	// in Postgres, through the cache's index with its graphs, and through
+	// the cache's index with pgvector's (vectors kept out of the index),
+	// with the HNSW indexes and with the exact scan of deep pages (from
+	// the fourth hit here).
 	cache := runCache(t, pool, 100)
+	pgvector := runCacheWith(t, pool, 100, func(c *BookCache) { c.SearchIndex().DisableVectors() })
+	if pgvector.SearchIndex().hasSpace(spaceName("double", ollamatest.Dimension)) || !cache.SearchIndex().hasSpace(spaceName("double", ollamatest.Dimension)) {
+		t.Fatal("DisableVectors did not keep the vectors out of the index, or the index holds none")
+	}
 	t.Cleanup(func() { deepSemantic = 1000 })
-	for i, store := range []catalog.Books{books, cache, books, cache} {
+	stores := []catalog.Books{books, cache, pgvector}
+	for i, store := range append(stores, stores...) {
 		searcher, deepSemantic = store, 1000
-		if i >= 2 {
+		if i >= len(stores) {
 			deepSemantic = 3
 		}
 		for _, mode := range []catalog.SearchMode{catalog.SearchSemantic, catalog.SearchHybrid} {
