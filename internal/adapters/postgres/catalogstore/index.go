@@ -314,7 +314,7 @@ func (x *SearchIndex) indexRowsSQL(ctx context.Context) (string, error) {
 	}
 	vectors, join := `NULL::text, NULL::real[]`, ``
 	if x.vectorTable.Load() && !x.vectorsOff.Load() {
-		vectors = `e.model || '/' || e.dimension, e.embedding::real[]`
+		vectors = `e.model, e.embedding::real[]`
 		join = ` LEFT JOIN catalog.book_embeddings e ON e.book_id = b.id`
 	}
 	return `SELECT b.id, b.delete_time IS NULL, b.search::text, b.category_id, b.publisher_id,
@@ -328,7 +328,7 @@ func scanIndexRow(rows pgx.Rows) (indexRow, error) {
 		r         indexRow
 		cat, pub  *[16]byte
 		authorIDs [][16]byte
-		space     *string
+		space     *string // the embedding's model
 	)
 	d := &r.indexDoc
 	err := rows.Scan(&d.id, &d.live, &d.search, &cat, &pub, &authorIDs, &d.currency, &d.price, &d.inStock, &space, &r.vec)
@@ -340,7 +340,9 @@ func scanIndexRow(rows pgx.Rows) (indexRow, error) {
 	}
 	d.authors = authorIDs
 	if space != nil && len(r.vec) > 0 {
-		r.space = *space
+		// Named by the vector's own length: a graph never meets a vector
+		// of another dimension.
+		r.space = spaceName(*space, len(r.vec))
 	} else {
 		r.vec = nil
 	}

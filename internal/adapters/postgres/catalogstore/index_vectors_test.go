@@ -269,6 +269,22 @@ func TestSearchIndexVectors(t *testing.T) {
 	if nodes != 3002 || deleted != 2 {
 		t.Fatalf("graph: %d nodes, %d removed; want 3002 and 2", nodes, deleted)
 	}
+
+	// A change of every book (a renamed author, say) loads the words and
+	// builds the graphs again; a row whose dimension column disagrees with
+	// its vector (no store writes one) joins the graph of the vector's
+	// length rather than meeting a graph of another dimension.
+	if _, err := pool.Exec(ctx, `UPDATE catalog.book_embeddings SET dimension = 3
+		WHERE book_id = (SELECT book_id FROM catalog.book_embeddings ORDER BY book_id LIMIT 1)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `SELECT pg_notify($1, $2)`, CatalogChannel, AllBooks); err != nil {
+		t.Fatal(err)
+	}
+	pgtest.Eventually(t, "the index loads again", func() bool { return x.Ready() && x.Idle() })
+	if p := search("young wizard school", catalog.BookFilter{}, 20, ""); len(p.Hits) != 20 {
+		t.Fatalf("after the reload: %d hits", len(p.Hits))
+	}
 }
 
 func decodeToken(t *testing.T, token string) cursor {
