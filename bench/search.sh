@@ -61,12 +61,13 @@ pids+=($!)
 server=$!
 pids+=($server)
 ready "$server"
-# The search index (words and vectors) loads in the background, Postgres
-# answering meanwhile: the run measures the server once it has loaded.
+# The search index loads in the background (the words, then the graphs of
+# the vectors), Postgres answering meanwhile: the run measures the server
+# once both are there.
 start=$(date +%s)
-for _ in $(seq 1 300); do grep -q '"search index: loaded"' "$work/server.log" && break; sleep 1; done
-grep '"search index: loaded"' "$work/server.log" | tail -1
-echo "search index ready $(( $(date +%s) - start )) s after the server listened"
+for _ in $(seq 1 600); do grep -q '"search index: graphs built"' "$work/server.log" && break; sleep 1; done
+grep '"search index: loaded"\|"search index: graphs built"' "$work/server.log" | tail -2
+echo "search index and graphs ready $(( $(date +%s) - start )) s after the server listened"
 echo "pending embeddings at start: $(psql "$pgurl/$db" -Atc "SELECT count(*) FROM catalog.books b LEFT JOIN catalog.book_embeddings e ON e.book_id = b.id WHERE b.delete_time IS NULL AND e.book_id IS NULL")"
 # 4. The load.
 "$work/searchload" load --url "http://127.0.0.1:$port" --db "$pgurl/$db?sslmode=disable" --duration "${secs}s" --conns 8 --codec "$codec"

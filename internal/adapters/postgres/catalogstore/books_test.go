@@ -59,7 +59,7 @@ func runCacheWith(t *testing.T, pool *pgxpool.Pool, maxEntries int, set func(*Bo
 		}
 	})
 	pgtest.Eventually(t, "the cache listens", c.Listening)
-	pgtest.Eventually(t, "the search index is loaded", c.SearchIndex().Ready)
+	pgtest.Eventually(t, "the search index is loaded, its graphs built", func() bool { return c.SearchIndex().Ready() && c.SearchIndex().Idle() })
 	return c
 }
 

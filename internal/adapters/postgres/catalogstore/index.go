@@ -80,6 +80,14 @@ type SearchIndex struct {
 	// vectorScans counts the semantic searches answered by an exact scan
 	// of a space rather than its graph.
 	vectorScans atomic.Int64
+	// graphsReady: the graphs serve; until a load's graphs are built
+	// (buildGraphs, in the background), the vectors of the books changed
+	// meanwhile wait in vecPending (x.mu held for the three). vecGen
+	// counts the loads: a build for an older load is dropped.
+	graphsReady bool
+	vecPending  map[[16]byte]pendingVector
+	vecGen      atomic.Uint64
+	building    atomic.Int32 // graph builds running
 }
 
 // indexDoc is what the index keeps of a live book: its search document
@@ -190,7 +198,7 @@ func NewSearchIndex(pool *pgxpool.Pool, log *slog.Logger) *SearchIndex {
 func (x *SearchIndex) Idle() bool {
 	x.pendingMu.Lock()
 	defer x.pendingMu.Unlock()
-	return !x.busy && !x.reload && len(x.pending) == 0
+	return !x.busy && !x.reload && len(x.pending) == 0 && x.building.Load() == 0
 }
 
 // DisableVectors keeps the embeddings out of the index: semantic searches
@@ -355,7 +363,10 @@ func (x *SearchIndex) loadAll(ctx context.Context) error {
 	x.refreshMu.Lock()
 	defer x.refreshMu.Unlock()
 	start := time.Now()
-	fresh := &SearchIndex{log: x.log, ords: map[[16]byte]uint32{}, terms: map[string]*postingList{}}
+	// The fresh index collects the vectors (vecPending) for the graphs,
+	// built after it serves the words.
+	fresh := &SearchIndex{log: x.log, ords: map[[16]byte]uint32{}, terms: map[string]*postingList{},
+		vecPending: map[[16]byte]pendingVector{}}
 	sql, err := x.indexRowsSQL(ctx)
 	if err != nil {
 		return err
@@ -377,10 +388,13 @@ func (x *SearchIndex) loadAll(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
+	gen := x.vecGen.Add(1)
 	x.mu.Lock()
 	x.ords, x.docs, x.ids, x.free, x.terms, x.live = fresh.ords, fresh.docs, fresh.ids, fresh.free, fresh.terms, fresh.live
-	x.spaces = fresh.spaces
+	x.spaces, x.graphsReady, x.vecPending = nil, false, map[[16]byte]pendingVector{}
 	x.mu.Unlock()
+	x.building.Add(1)
+	go x.buildGraphs(ctx, gen, fresh.vecPending)
 	x.pendingMu.Lock()
 	again := x.reload // an AllBooks during the load: this load may be stale
 	x.pendingMu.Unlock()
@@ -391,12 +405,8 @@ func (x *SearchIndex) loadAll(ctx context.Context) error {
 	if x.applied != nil {
 		x.applied()
 	}
-	vectors := 0
-	for _, sp := range fresh.spaces {
-		vectors += sp.live
-	}
 	x.log.InfoContext(ctx, "search index: loaded", slog.Int("books", len(fresh.ords)),
-		slog.Int("lexemes", len(fresh.terms)), slog.Int("vectors", vectors), slog.Duration("took", time.Since(start)))
+		slog.Int("lexemes", len(fresh.terms)), slog.Int("vectors", len(fresh.vecPending)), slog.Duration("took", time.Since(start)))
 	return nil
 }
 
@@ -508,6 +518,9 @@ func (x *SearchIndex) put(r indexRow) {
 func (x *SearchIndex) remove(id [16]byte) {
 	if ord, ok := x.ords[id]; ok && x.docs[ord].space != nil {
 		x.dropVector(x.docs[ord].space, x.docs[ord].node)
+	}
+	if !x.graphsReady && x.vecPending != nil {
+		x.vecPending[id] = pendingVector{} // gone, for the graphs being built
 	}
 	x.unindex(id)
 }

@@ -485,12 +485,8 @@ func (c *BookCache) searchIndexed(ctx context.Context, q catalog.SearchBooksQuer
 				want = searchSemantic // pgvector's ranking, continued there
 			}
 		}
-		switch {
-		case after && cur.Mode != want:
+		if after && cur.Mode != want {
 			return page, true, postgres.ErrPageToken
-		case want == indexSemantic && !inMemory:
-			// A token of a graph this index does not hold (yet).
-			return page, true, failure.ErrUnavailable
 		}
 		var ranked []scored
 		if want == indexHybrid {
@@ -535,10 +531,12 @@ func (c *BookCache) lexicalIndexed(ctx context.Context, q catalog.SearchBooksQue
 func (c *BookCache) semanticIndexed(ctx context.Context, q catalog.SearchBooksQuery, f *indexFilter, key *scored, depth, limit int, inMemory bool) ([]scored, error) {
 	if inMemory {
 		out, ok := c.index.nearest(spaceName(q.EmbeddingModel, len(q.Embedding)), q.Embedding, f, key, depth, limit)
-		if !ok { // the space's last vector went meanwhile
-			return nil, failure.ErrUnavailable
+		if ok {
+			return out, nil
 		}
-		return out, nil
+		// The graphs went meanwhile (a load, their build): pgvector
+		// ranks the same distances (to float rounding), after the same
+		// key.
 	}
 	var out []scored
 	for {

@@ -1,9 +1,13 @@
 package catalogstore
 
 import (
+	"bytes"
+	"context"
 	"encoding/binary"
+	"log/slog"
 	"slices"
 	"strconv"
+	"time"
 )
 
 // The SearchIndex also holds the books' embeddings, one HNSW graph
@@ -80,6 +84,13 @@ func vectorLevelOf(id [16]byte) int {
 func (x *SearchIndex) setVector(ord uint32, old *vectorSpace, oldNode uint32, name string, vec []float32) {
 	d := &x.docs[ord]
 	d.space, d.node = nil, 0
+	if !x.graphsReady {
+		// Loading, or the graphs are being built: the build takes it.
+		if x.vecPending != nil {
+			x.vecPending[d.id] = pendingVector{space: name, vec: vec}
+		}
+		return
+	}
 	if old != nil && vec != nil && old.name == name && sameVector(old.graph.vector(oldNode), normalised(vec)) {
 		old.ords[oldNode] = ord
 		d.space, d.node = old, oldNode
@@ -103,6 +114,87 @@ func (x *SearchIndex) setVector(ord uint32, old *vectorSpace, oldNode uint32, na
 	sp.ords = append(sp.ords, ord)
 	sp.live++
 	d.space, d.node = sp, node
+}
+
+// pendingVector is a book's vector waiting for the graphs to be built
+// (vec nil: none, or the book is gone).
+type pendingVector struct {
+	space string
+	vec   []float32
+}
+
+// buildGraphs builds the graphs of a load's vectors, in id order, without
+// holding the index, then installs them: the books changed or removed
+// since the load take their current vector. Searches meanwhile rank the
+// vectors with pgvector (hasSpace is false); a later load drops the build.
+func (x *SearchIndex) buildGraphs(ctx context.Context, gen uint64, vecs map[[16]byte]pendingVector) {
+	defer x.building.Add(-1)
+	start := time.Now()
+	ids := make([][16]byte, 0, len(vecs))
+	for id, p := range vecs {
+		if p.vec != nil {
+			ids = append(ids, id)
+		}
+	}
+	slices.SortFunc(ids, func(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) })
+	spaces := map[string]*vectorSpace{}
+	nodeIDs := map[*vectorSpace][][16]byte{}
+	for i, id := range ids {
+		if i%1024 == 0 && (ctx.Err() != nil || x.vecGen.Load() != gen) {
+			return
+		}
+		p := vecs[id]
+		sp := spaces[p.space]
+		if sp == nil {
+			sp = &vectorSpace{name: p.space, graph: newVectorGraph(len(p.vec))}
+			spaces[p.space] = sp
+		}
+		sp.graph.add(p.vec, vectorLevelOf(id))
+		nodeIDs[sp] = append(nodeIDs[sp], id)
+	}
+	x.mu.Lock()
+	if x.vecGen.Load() != gen {
+		x.mu.Unlock()
+		return
+	}
+	for sp, byNode := range nodeIDs {
+		sp.ords = make([]uint32, len(byNode))
+		for node, id := range byNode {
+			n := uint32(node)
+			ord, live := x.ords[id]
+			p, changed := x.vecPending[id]
+			if changed && live && p.space == sp.name && p.vec != nil && sameVector(normalised(p.vec), sp.graph.vector(n)) {
+				delete(x.vecPending, id) // the same vector again (a stock change, say)
+				changed = false
+			}
+			if !live || changed {
+				sp.graph.remove(n)
+				sp.ords[n] = noOrd
+				continue
+			}
+			sp.ords[n] = ord
+			sp.live++
+			x.docs[ord].space, x.docs[ord].node = sp, n
+		}
+	}
+	x.spaces, x.graphsReady = spaces, true
+	later := make([][16]byte, 0, len(x.vecPending))
+	for id := range x.vecPending {
+		later = append(later, id)
+	}
+	slices.SortFunc(later, func(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) })
+	for _, id := range later {
+		if ord, ok := x.ords[id]; ok && x.vecPending[id].vec != nil {
+			x.setVector(ord, nil, 0, x.vecPending[id].space, x.vecPending[id].vec)
+		}
+	}
+	x.vecPending = nil
+	x.mu.Unlock()
+	if x.applied != nil {
+		x.applied()
+	}
+	x.log.InfoContext(ctx, "search index: graphs built", slog.Int("vectors", len(ids)), slog.Int("changed_meanwhile", len(later)),
+		slog.Duration("took", time.Since(start)))
 }
 
 // dropVector removes a node from its graph (x.mu held).
@@ -187,11 +279,21 @@ func (x *SearchIndex) nearest(name string, qv []float32, f *indexFilter, key *sc
 				}
 			}
 			sortScored(out)
-			complete := len(hits) < ef // every node the walk could reach
-			if len(out) >= limit && (complete || 1-hits[len(hits)-1].dist < out[limit-1].rel) {
+			// A walk that ends before ef hits reached every node it
+			// could; without a filter, that is every node of the space
+			// unless some are unreachable (a vector far from all
+			// others loses its links to nearer ones): then the scan.
+			exhausted := len(hits) < ef
+			if exhausted && accept == nil && len(hits) < sp.live {
+				break
+			}
+			if exhausted {
+				return out[:min(limit, len(out))], true
+			}
+			if len(out) >= limit && 1-hits[len(hits)-1].dist < out[limit-1].rel {
 				return out[:limit], true
 			}
-			if complete || ef >= vectorMaxEf {
+			if ef >= vectorMaxEf {
 				break
 			}
 		}

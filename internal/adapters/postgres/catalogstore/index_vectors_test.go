@@ -367,3 +367,114 @@ func TestSearchIndexVectorsUnderWrites(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchIndexGraphsBuildWhileServing: after a load the words serve at
+// once and the graphs are built in the background; meanwhile semantic
+// pages come from pgvector (a token of the graphs' ranking continues
+// there), and the vectors changed or removed meanwhile are what the
+// installed graphs hold.
+func TestSearchIndexGraphsBuildWhileServing(t *testing.T) {
+	pool := pgtest.NewPool(t)
+	cache := runCache(t, pool, 1000)
+	f := newFixture(t, pool, cache)
+	emb := NewEmbeddings(pool)
+	if ok, err := emb.Ready(f.ctx); !ok || err != nil {
+		t.Fatalf("embeddings Ready = %v, %v", ok, err)
+	}
+	r := f.refs()
+	words := []string{"wizard", "galaxy", "murder", "garden", "dragon", "ocean", "robot", "ghost"}
+	var books []*catalog.Book
+	for i := range 40 {
+		books = append(books, f.create(f.fields(fmt.Sprintf("Chronicle %d of the %s", i, words[i%len(words)]), r.cat, r.pub, r.author)))
+	}
+	for embedAll(t, emb, "double") > 0 {
+	}
+	x := cache.SearchIndex()
+	space := spaceName("double", ollamatest.Dimension)
+	pgtest.Eventually(t, "the graphs hold the vectors", func() bool { return x.hasSpace(space) && x.Idle() })
+	search := func(query, token string) catalog.SearchPage {
+		t.Helper()
+		p, err := cache.SearchBooks(f.ctx, catalog.SearchBooksQuery{Query: query, Mode: catalog.SearchSemantic, PageSize: 5,
+			PageToken: token, Embedding: ollamatest.Embed(query), EmbeddingModel: "double"})
+		if err != nil {
+			t.Fatalf("search %q: %v", query, err)
+		}
+		return p
+	}
+	graphPage := search("dragon chronicle", "")
+
+	// A load's state: the words serve, the graphs are not built; the
+	// load's vectors are what the build will read.
+	sql, err := x.indexRowsSQL(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := pool.Query(f.ctx, sql+` WHERE b.delete_time IS NULL`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snapshot := map[[16]byte]pendingVector{}
+	for rows.Next() {
+		row, err := scanIndexRow(rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snapshot[row.id] = pendingVector{space: row.space, vec: row.vec}
+	}
+	rows.Close()
+	gen := x.vecGen.Add(1)
+	x.building.Add(1)
+	x.mu.Lock()
+	x.spaces, x.graphsReady, x.vecPending = nil, false, map[[16]byte]pendingVector{}
+	x.mu.Unlock()
+	x.applied() // as a load does: the cached pages go
+
+	if x.hasSpace(space) {
+		t.Fatal("graphs serve before they are built")
+	}
+	if p := search("dragon chronicle", ""); decodeToken(t, p.NextPageToken).Mode != searchSemantic {
+		t.Fatal("a first page while the graphs build is not pgvector's")
+	}
+	next := search("dragon chronicle", graphPage.NextPageToken) // the graphs' token, continued by pgvector
+	if len(next.Hits) == 0 || next.Hits[0].Relevance > graphPage.Hits[len(graphPage.Hits)-1].Relevance {
+		t.Fatalf("page 2 through pgvector: %d hits", len(next.Hits))
+	}
+
+	// Changes while the graphs build: a new vector, a deleted book.
+	moved, gone := books[3], books[4]
+	rec := f.get(moved.ID()).Record()
+	if err := emb.PutEmbeddings(f.ctx, "double", []catalog.BookEmbedding{{BookID: moved.ID(), Version: rec.Version,
+		TextHash: catalog.TextHash(catalog.EmbeddingText(rec)), Vector: ollamatest.Embed("chronicle wizard galaxy robot")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cache.DeleteBook(f.ctx, gone.ID(), f.now()); err != nil {
+		t.Fatal(err)
+	}
+	movedID, _ := parseUUID(moved.ID())
+	pgtest.Eventually(t, "the new vector waits for the build", func() bool {
+		x.mu.RLock()
+		defer x.mu.RUnlock()
+		return x.vecPending[movedID].vec != nil
+	})
+	x.buildGraphs(f.ctx, gen, snapshot)
+
+	if !x.hasSpace(space) {
+		t.Fatal("the graphs do not serve after their build")
+	}
+	pgtest.Eventually(t, "the index is idle", x.Idle)
+	x.mu.RLock()
+	nodes, removed := x.spaces[space].graph.size()
+	x.mu.RUnlock()
+	if nodes != 41 || removed != 2 {
+		t.Fatalf("graph: %d nodes, %d removed; want 41 (40 + the new vector) and 2 (the old one, the deleted book)", nodes, removed)
+	}
+	if p := search("chronicle wizard galaxy robot", ""); decodeToken(t, p.NextPageToken).Mode != indexSemantic || p.Hits[0].Book.ID() != moved.ID() {
+		t.Fatalf("the vector changed during the build is not the graph's: mode %d, first %s (%v), want %s",
+			decodeToken(t, p.NextPageToken).Mode, p.Hits[0].Book.ID(), p.Hits[0].Relevance, moved.ID())
+	}
+	for _, h := range search("ghost chronicle", "").Hits {
+		if h.Book.ID() == gone.ID() {
+			t.Fatal("the book deleted during the build is found")
+		}
+	}
+}
