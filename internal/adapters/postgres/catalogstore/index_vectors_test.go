@@ -296,6 +296,28 @@ func decodeToken(t *testing.T, token string) cursor {
 	return cur
 }
 
+// embeddedTales creates n books titled "<kind> <i> of the <word>" through
+// f and embeds them with the double, then waits until the cache's index
+// (f's store) holds their vectors in its graphs; r gets the fixture's refs.
+func embeddedTales(t *testing.T, f *fixture, emb *Embeddings, r *refs, kind string, n int) (words []string, books []*catalog.Book) {
+	t.Helper()
+	if ok, err := emb.Ready(f.ctx); !ok || err != nil {
+		t.Fatalf("embeddings Ready = %v, %v", ok, err)
+	}
+	*r = f.refs()
+	words = []string{"wizard", "galaxy", "murder", "garden", "dragon", "ocean", "robot", "ghost"}
+	for i := range n {
+		books = append(books, f.create(f.fields(fmt.Sprintf("%s %d of the %s", kind, i, words[i%len(words)]), r.cat, r.pub, r.author)))
+	}
+	for embedAll(t, emb, "double") > 0 {
+	}
+	x := f.books.(*BookCache).SearchIndex()
+	pgtest.Eventually(t, "the graphs hold the vectors", func() bool {
+		return x.hasSpace(spaceName("double", ollamatest.Dimension)) && x.Idle()
+	})
+	return words, books
+}
+
 // TestSearchIndexVectorsUnderWrites: semantic searches walk their pages
 // while vectors are written, replaced and their books deleted, here and by
 // another replica; pages stay ordered and the searches never fail (run it
@@ -303,20 +325,8 @@ func decodeToken(t *testing.T, token string) cursor {
 func TestSearchIndexVectorsUnderWrites(t *testing.T) {
 	pool := pgtest.NewPool(t)
 	cache := runCache(t, pool, 1000)
-	f := newFixture(t, pool, cache)
-	emb := NewEmbeddings(pool)
-	if ok, err := emb.Ready(f.ctx); !ok || err != nil {
-		t.Fatalf("embeddings Ready = %v, %v", ok, err)
-	}
-	r := f.refs()
-	words := []string{"wizard", "galaxy", "murder", "garden", "dragon", "ocean", "robot", "ghost"}
-	var books []*catalog.Book
-	for i := range 60 {
-		books = append(books, f.create(f.fields(fmt.Sprintf("Tale %d of the %s", i, words[i%len(words)]), r.cat, r.pub, r.author)))
-	}
-	for embedAll(t, emb, "double") > 0 {
-	}
-	pgtest.Eventually(t, "the index holds the vectors", func() bool { return cache.SearchIndex().hasSpace(spaceName("double", ollamatest.Dimension)) })
+	f, emb, r := newFixture(t, pool, cache), NewEmbeddings(pool), refs{}
+	words, books := embeddedTales(t, f, emb, &r, "Tale", 60)
 	ctx, stop := context.WithTimeout(f.ctx, 2*time.Second)
 	defer stop()
 	errs := make(chan error, 4)
@@ -376,22 +386,10 @@ func TestSearchIndexVectorsUnderWrites(t *testing.T) {
 func TestSearchIndexGraphsBuildWhileServing(t *testing.T) {
 	pool := pgtest.NewPool(t)
 	cache := runCache(t, pool, 1000)
-	f := newFixture(t, pool, cache)
-	emb := NewEmbeddings(pool)
-	if ok, err := emb.Ready(f.ctx); !ok || err != nil {
-		t.Fatalf("embeddings Ready = %v, %v", ok, err)
-	}
-	r := f.refs()
-	words := []string{"wizard", "galaxy", "murder", "garden", "dragon", "ocean", "robot", "ghost"}
-	var books []*catalog.Book
-	for i := range 40 {
-		books = append(books, f.create(f.fields(fmt.Sprintf("Chronicle %d of the %s", i, words[i%len(words)]), r.cat, r.pub, r.author)))
-	}
-	for embedAll(t, emb, "double") > 0 {
-	}
+	f, emb, r := newFixture(t, pool, cache), NewEmbeddings(pool), refs{}
+	_, books := embeddedTales(t, f, emb, &r, "Chronicle", 40)
 	x := cache.SearchIndex()
 	space := spaceName("double", ollamatest.Dimension)
-	pgtest.Eventually(t, "the graphs hold the vectors", func() bool { return x.hasSpace(space) && x.Idle() })
 	search := func(query, token string) catalog.SearchPage {
 		t.Helper()
 		p, err := cache.SearchBooks(f.ctx, catalog.SearchBooksQuery{Query: query, Mode: catalog.SearchSemantic, PageSize: 5,
