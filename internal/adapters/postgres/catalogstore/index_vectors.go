@@ -16,16 +16,20 @@ import (
 // (PutEmbeddings notifies every book it writes). Semantic pages and the
 // vector side of hybrid pages are then answered in memory: pgvector's walk
 // of its HNSW index cost about 2.4 ms of Postgres CPU a search at 100,000
-// books, the graph here about a tenth of a millisecond (README, "Search at
-// 100,000 books"). Postgres remains the truth, and the path when the index
-// is off, not loaded, or holds no vector of the query's space.
+// books, the graph here about a tenth of a millisecond (README, "Search
+// benchmark"). Postgres remains the truth, and the path when the index is
+// off, not loaded, holds no vector of the query's space, or is building its
+// graphs: after a load the words serve at once and the graphs are built in
+// the background (buildGraphs), the books changed meanwhile taking their
+// place when the graphs are installed.
 //
 // Pages: the first deepSemantic hits of a ranking are read from the graph,
 // each page asking it for every hit up to the page's end (depth + page +
-// tieSlack) and keeping those after the token's (relevance, id); beyond,
-// or when the graph yields fewer than a page after the token while the
-// space holds more, an exact scan of the space's vectors continues after the
-// same key. Filtered searches walk the graph with the filter when a sample
+// tieSlack) and keeping those after the token's (relevance, id), asking
+// again more broadly while a tie runs over the page's edge; beyond, or when
+// the graph yields fewer than a page after the token while the space holds
+// more, or its walk reached fewer nodes than the space holds, an exact scan
+// of the space's vectors continues after the same key. Filtered searches walk the graph with the filter when a sample
 // says at least vectorFilterGraph of the books pass, and scan the passing
 // books exactly otherwise. Relevance is 1 - cosine distance computed by
 // vectorDistance, the same in the graph and the scan, so a token continues
