@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -259,4 +260,20 @@ func detailTypes(ce *connect.Error) []string {
 		out = append(out, d.Type())
 	}
 	return out
+}
+
+// awaitCatalogStock waits up to 5 s for the catalog to show want copies of
+// the book: its book cache follows stock changes by notification, a moment
+// after they commit.
+func awaitCatalogStock(t *testing.T, bookID string, want int32) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		got := getBook(t, catalogClient(t, connectProto), bookID).GetStockQuantity()
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the catalog shows %d copies, want %d", got, want)
+		}
+	}
 }

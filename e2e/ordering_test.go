@@ -451,15 +451,7 @@ func TestNoOversell(t *testing.T) {
 		t.Fatalf("%d confirmed, %d out of stock; want %d and %d", confirmed, outOfStock, copies, buyers-copies)
 	}
 	// The catalog's book cache follows the stock by notification: a moment.
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		got := getBook(t, catalogClient(t, connectProto), book.GetId()).GetStockQuantity()
-		if got == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the catalog shows %d copies, want 0", got)
-		}
-	}
+	awaitCatalogStock(t, book.GetId(), 0)
 	t.Logf("%d stock samples, every one consistent", sampled)
 }
 

@@ -817,74 +817,51 @@ func (s *vectorScratch) visit(node uint32) bool {
 	return true
 }
 
-// pushMin, popMin: a binary min-heap of hits (nearest at 0).
-func pushMin(h []vectorHit, x vectorHit) []vectorHit {
-	h = append(h, x)
-	i := len(h) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !closer(h[i], h[p]) {
-			break
-		}
-		h[i], h[p] = h[p], h[i]
-		i = p
-	}
-	return h
-}
-
-func popMin(h []vectorHit) []vectorHit {
-	n := len(h) - 1
-	h[0] = h[n]
-	h = h[:n]
-	i := 0
-	for {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		c := l
-		if r := l + 1; r < n && closer(h[r], h[l]) {
-			c = r
-		}
-		if !closer(h[c], h[i]) {
-			break
-		}
-		h[i], h[c] = h[c], h[i]
-		i = c
-	}
-	return h
-}
-
-// pushMax, popMax, replaceMax: a binary max-heap of hits (farthest at 0).
-func pushMax(h []vectorHit, x vectorHit) []vectorHit {
-	h = append(h, x)
-	i := len(h) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !closer(h[p], h[i]) {
-			break
-		}
-		h[i], h[p] = h[p], h[i]
-		i = p
-	}
-	return h
-}
-
-func popMax(h []vectorHit) []vectorHit {
-	n := len(h) - 1
-	h[0] = h[n]
-	h = h[:n]
-	siftDownMax(h)
-	return h
-}
+// Binary heaps of hits: a min-heap (nearest at 0) of the candidates, a
+// max-heap (farthest at 0) of the results. far picks the kind.
+func pushMin(h []vectorHit, x vectorHit) []vectorHit { return pushHit(h, x, false) }
+func popMin(h []vectorHit) []vectorHit               { return popHit(h, false) }
+func pushMax(h []vectorHit, x vectorHit) []vectorHit { return pushHit(h, x, true) }
+func popMax(h []vectorHit) []vectorHit               { return popHit(h, true) }
 
 func replaceMax(h []vectorHit, x vectorHit) []vectorHit {
 	h[0] = x
-	siftDownMax(h)
+	siftDown(h, true)
 	return h
 }
 
-func siftDownMax(h []vectorHit) {
+// above reports whether a belongs above b in the heap: nearer in a
+// min-heap, farther in a max-heap.
+func above(a, b vectorHit, far bool) bool {
+	if far {
+		return closer(b, a)
+	}
+	return closer(a, b)
+}
+
+func pushHit(h []vectorHit, x vectorHit, far bool) []vectorHit {
+	h = append(h, x)
+	i := len(h) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !above(h[i], h[p], far) {
+			break
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
+	return h
+}
+
+func popHit(h []vectorHit, far bool) []vectorHit {
+	n := len(h) - 1
+	h[0] = h[n]
+	h = h[:n]
+	siftDown(h, far)
+	return h
+}
+
+func siftDown(h []vectorHit, far bool) {
 	n := len(h)
 	i := 0
 	for {
@@ -893,10 +870,10 @@ func siftDownMax(h []vectorHit) {
 			return
 		}
 		c := l
-		if r := l + 1; r < n && closer(h[l], h[r]) {
+		if r := l + 1; r < n && above(h[r], h[l], far) {
 			c = r
 		}
-		if !closer(h[i], h[c]) {
+		if !above(h[c], h[i], far) {
 			return
 		}
 		h[i], h[c] = h[c], h[i]
